@@ -1,0 +1,1 @@
+"""HTTP dialects: parse the wire shape, call one service method, render the result."""

@@ -1,0 +1,43 @@
+"""FastAPI dependencies: the services and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from roost.services.auth import Principal
+from roost.services.container import Services
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def get_services(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+def presented_key(request: Request) -> str | None:
+    """`Authorization: Bearer <key>` or `X-API-Key: <key>`; header names are case-insensitive."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    key = request.headers.get("x-api-key")
+    return key.strip() if key else None
+
+
+def is_loopback(request: Request) -> bool:
+    client = request.client
+    return client is not None and (client.host in LOOPBACK_HOSTS or client.host.startswith("127."))
+
+
+async def get_principal(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> Principal:
+    # FastAPI caches a dependency per request, so this runs once however many routes ask.
+    return await services.auth.authenticate(presented_key(request), loopback=is_loopback(request))
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

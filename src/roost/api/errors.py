@@ -1,0 +1,127 @@
+"""The only mapping from domain errors to HTTP, with one renderer per dialect.
+
+Each dialect registers the path prefixes it owns and how its errors look on the wire;
+everything else gets the native envelope `{"error": {"code", "message"}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from roost.core.errors import RoostError
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_CODE: dict[str, int] = {
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "provider_error": 502,
+    "unavailable": 503,
+    "config_error": 500,
+}
+_CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    """An error on its way out: status, stable code, human message, offending field."""
+
+    status: int
+    code: str
+    message: str
+    param: str | None = None
+
+
+Renderer = Callable[[ApiError], Response]
+
+
+def render_native(error: ApiError) -> Response:
+    body = {"error": {"code": error.code, "message": error.message}}
+    return JSONResponse(body, status_code=error.status)
+
+
+_RENDERERS: list[tuple[str, Renderer]] = []
+
+
+def register_renderer(prefix: str, renderer: Renderer) -> None:
+    _RENDERERS.append((prefix, renderer))
+    _RENDERERS.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def renderer_for(path: str) -> Renderer:
+    for prefix, renderer in _RENDERERS:
+        if path.startswith(prefix):
+            return renderer
+    return render_native
+
+
+def from_domain(exc: RoostError) -> ApiError:
+    status = STATUS_BY_CODE.get(exc.code, 500)
+    return ApiError(status, exc.code, exc.message, getattr(exc, "param", None))
+
+
+def render(path: str, error: ApiError) -> Response:
+    return renderer_for(path)(error)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        if err.get("type") == "json_invalid":
+            return "request body is not valid JSON", None
+        if err.get("type") == "missing":
+            field = ".".join(loc)
+            return f"Missing required parameter: {field}", field or None
+        field = ".".join(loc)
+        msg = str(err.get("msg", "invalid value"))
+        return (f"'{field}': {msg}" if field else msg), field or None
+    return "invalid request", None
+
+
+def install(app: FastAPI) -> None:
+    """Route every error through the renderers, so no dialect leaks FastAPI's default shape."""
+
+    async def domain(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RoostError)
+        return render(request.url.path, from_domain(exc))
+
+    async def validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        message, param = _validation_message(exc)
+        return render(request.url.path, ApiError(400, "invalid_request", message, param))
+
+    async def http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _CODE_BY_STATUS.get(exc.status_code, "invalid_request")
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404:
+            detail = f"no route for {request.method} {request.url.path}"
+        error = ApiError(exc.status_code, code, detail)
+        response = render(request.url.path, error)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render(request.url.path, ApiError(500, "internal_error", "internal server error"))
+
+    app.add_exception_handler(RoostError, domain)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,120 @@
+"""ASGI guards that run before routing: the Host check and the request body bound."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roost.api.errors import ApiError, render
+
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def _host_name(raw: str) -> str:
+    """The host part of a Host header, without port or IPv6 brackets, lowercased."""
+    raw = raw.strip().lower()
+    if raw.startswith("["):
+        return raw[1 : raw.find("]")] if "]" in raw else raw
+    return raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class HostGuard:
+    """Refuse requests whose Host is not ours: a DNS-rebinding page cannot reach us.
+
+    On a loopback bind only loopback names are ours. On a wildcard bind, IP literals are
+    accepted too (any of the machine's addresses); DNS names must be configured.
+    """
+
+    def __init__(self, app: ASGIApp, bind: str, extra: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = {"localhost", "127.0.0.1", "::1", bind.lower()} | {h.lower() for h in extra}
+        self.allow_ips = bind in WILDCARD_BINDS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = ""
+            for name, value in scope.get("headers", []):
+                if name == b"host":
+                    host = _host_name(value.decode("latin-1"))
+                    break
+            if host and host not in self.allowed and not (self.allow_ips and _is_ip(host)):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                error = ApiError(400, "invalid_request", f"host '{host}' is not allowed")
+                await render(scope["path"], error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Bound request bodies: refuse by Content-Length up front, or when the stream passes it."""
+
+    def __init__(self, app: ASGIApp, default: int, overrides: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default = default
+        self.overrides = overrides or {}
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.overrides.items():
+            if path.startswith(prefix):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        too_large = ApiError(413, "payload_too_large", f"request body is larger than {limit} bytes")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > limit:
+                    await render(scope["path"], too_large)(scope, receive, send)
+                    return
+        received = 0
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        async def guarded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, guarded_receive, guarded_send)
+        except _TooLarge:
+            if not started:
+                await render(scope["path"], too_large)(scope, receive, send)
+
+
+class _TooLarge(HTTPException):
+    """Raised inside the app when a chunked body passes the bound; an HTTPException so
+    that FastAPI's body parsing passes it on instead of calling it a parse error."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than {limit} bytes")

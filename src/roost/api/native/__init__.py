@@ -1,0 +1,12 @@
+"""roost's own API, LocalGPT's HTTP API (seed 000): /health, /api/status, chat, sessions."""
+
+from fastapi import APIRouter
+
+from roost.api.native import chat, sessions, status
+
+router = APIRouter()
+router.include_router(status.router)
+router.include_router(chat.router)
+router.include_router(sessions.router)
+
+__all__ = ["router"]

@@ -1,0 +1,115 @@
+"""Wire shapes of the native API, with the seed's field names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from roost.core.clock import isoformat
+from roost.core.events import ToolCall
+from roost.core.records import Conversation, Message, TokenUsage
+
+
+class ChatRequestBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr = Field(description="The user message")
+    model: StrictStr | None = Field(None, max_length=200, description="Override default model")
+    include_memory: StrictBool = Field(True, description="Load memory context")
+    session_id: StrictStr | None = Field(
+        None, max_length=200, description="Continue this session; omitted starts a new one"
+    )
+
+
+class SessionCreateBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: StrictStr | None = Field(None, max_length=500)
+    model: StrictStr | None = Field(None, max_length=200)
+    system_prompt: StrictStr | None = Field(None, max_length=20_000)
+
+
+class Tokens(BaseModel):
+    prompt: int
+    completion: int
+    total: int
+
+
+class ToolUse(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+
+
+class ChatResponseBody(BaseModel):
+    response: str
+    model: str
+    tokens: Tokens
+    tools_used: list[ToolUse]
+    session_id: str
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    title: str
+    model: str | None
+    created_at: str
+    updated_at: str
+    message_count: int
+
+
+class MessageOut(BaseModel):
+    role: str
+    content: str
+    created_at: str
+    model: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    tokens: Tokens | None = None
+    error: str | None = None
+
+
+class SessionDetail(SessionOut):
+    messages: list[MessageOut]
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+    total: int
+
+
+class Deleted(BaseModel):
+    session_id: str
+    deleted: bool
+
+
+def tokens(usage: TokenUsage) -> Tokens:
+    return Tokens(prompt=usage.prompt, completion=usage.completion, total=usage.total)
+
+
+def tool_uses(calls: list[ToolCall]) -> list[ToolUse]:
+    return [ToolUse(name=c.name, arguments=c.arguments) for c in calls]
+
+
+def session_out(conversation: Conversation, message_count: int | None = None) -> SessionOut:
+    return SessionOut(
+        session_id=conversation.public_id,
+        title=conversation.title,
+        model=conversation.model,
+        created_at=isoformat(conversation.created_at),
+        updated_at=isoformat(conversation.updated_at),
+        message_count=conversation.message_count if message_count is None else message_count,
+    )
+
+
+def message_out(message: Message) -> MessageOut:
+    return MessageOut(
+        role=message.role,
+        content=message.content,
+        created_at=isoformat(message.created_at),
+        model=message.model,
+        reasoning=message.reasoning,
+        tool_calls=message.tool_calls,
+        tokens=tokens(message.usage) if message.usage else None,
+        error=message.error,
+    )

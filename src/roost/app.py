@@ -1,0 +1,85 @@
+"""create_app(settings) → the ASGI app. Services are built in the lifespan, not at import."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from roost import __version__
+from roost.api import errors
+from roost.api.guards import BodyLimit, HostGuard
+from roost.api.native import router as native_router
+from roost.config import Settings
+from roost.core.errors import ConfigError
+from roost.providers.registry import ProviderRegistry
+from roost.services.container import (
+    Services,
+    admin_password_from_env,
+    build_services,
+    generate_admin_password,
+)
+
+log = logging.getLogger("roost")
+LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse combinations that would be unsafe, before anything listens."""
+    bind = settings.server.bind
+    if not settings.auth.required and bind not in LOOPBACK_BINDS and not bind.startswith("127."):
+        raise ConfigError(
+            f"[auth] required = false is only allowed on a loopback bind address, not '{bind}' "
+            f"(in {settings.config_path} or ROOST_AUTH_REQUIRED)"
+        )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    admin_password: str | None = None,
+    providers: Callable[[Settings], ProviderRegistry] | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """Build the app. `providers` lets tests install scripted models in the registry."""
+    check_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        password = admin_password or admin_password_from_env()
+        if password is None:
+            password = generate_admin_password()
+            say = announce or (lambda line: print(line, file=sys.stdout, flush=True))
+            say(f"Generated admin server password for this session: {password}")
+        registry = providers(settings) if providers else None
+        services: Services = await build_services(
+            settings, admin_password=password, providers=registry
+        )
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="roost",
+        version=__version__,
+        description="A local-first AI assistant server speaking the APIs your clients use.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(native_router)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(BodyLimit, default=settings.limits.max_body_bytes)
+    app.add_middleware(HostGuard, bind=settings.server.bind, extra=settings.server.allowed_hosts)
+    return app

@@ -1,0 +1,238 @@
+"""Settings: defaults < $ROOST_HOME/config.toml < environment (ROOST_*) < CLI flags.
+
+The pydantic models below are the one declarative table of settings: they give the
+defaults, validate the file, the environment and the flags alike, and `roost config show`
+prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from roost.core.errors import ConfigError
+
+ENV_PREFIX = "ROOST_"
+# Environment variables that look like settings but are secrets read elsewhere.
+_NOT_SETTINGS = {"ROOST_HOME", "ROOST_SERVER_PASS", "ROOST_TEST_DATABASE_URL"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
+
+
+class ServerSettings(_Section):
+    enabled: bool = Field(True, description="false: `roost serve` refuses to start the HTTP server")
+    port: int = Field(31327, ge=0, le=65535, description="TCP port")
+    bind: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 exposes roost")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed by CORS (none: CORS closed)"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header names accepted besides the bind address and localhost",
+    )
+    use_ssl: bool = Field(False, description="Serve HTTPS with a self-signed certificate")
+
+
+class AuthSettings(_Section):
+    required: bool = Field(
+        True, description="false lets loopback clients in without a key (loopback bind only)"
+    )
+
+
+class LimitSettings(_Section):
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body")
+    max_message_chars: int = Field(100_000, ge=1, description="Longest chat message")
+    sse_keepalive_seconds: float = Field(
+        15.0, gt=0, description="Idle seconds before an SSE keep-alive comment"
+    )
+
+
+class ChatSettings(_Section):
+    system_prompt: str = Field(
+        "You are a helpful assistant.", description="System prompt of new conversations"
+    )
+
+
+class ModelSettings(_Section):
+    provider: Literal["llamacpp", "openai", "anthropic"] = Field(
+        "llamacpp", description="Runtime: llamacpp (in-process); openai/anthropic come later"
+    )
+    path: str | None = Field(
+        None, description="llamacpp: GGUF file (relative to ROOST_HOME); unset: built-in SmolLM2"
+    )
+    n_ctx: int = Field(2048, ge=128, description="llamacpp: context window in tokens")
+    n_threads: int | None = Field(None, ge=1, description="llamacpp: threads (unset: all cores)")
+    model: str | None = Field(None, description="Remote providers: the upstream model name")
+    base_url: str | None = Field(None, description="Remote providers: API base URL")
+    api_key_env: str | None = Field(None, description="Remote providers: env var holding the key")
+    context_window: int | None = Field(None, ge=128, description="Remote providers: tokens")
+    # Generation defaults; a 135M model rambles without a repeat penalty and a cap.
+    temperature: float = Field(0.3, ge=0.0, le=2.0, description="Sampling temperature")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling")
+    top_k: int = Field(40, ge=0, description="Top-k sampling (0: off)")
+    repeat_penalty: float = Field(1.15, ge=0.0, description="Penalty for repeated tokens")
+    max_tokens: int = Field(256, ge=1, description="Longest reply, in tokens")
+    seed: int | None = Field(None, description="Sampling seed (unset: random)")
+
+
+def _default_models() -> dict[str, ModelSettings]:
+    return {"smollm2": ModelSettings()}
+
+
+class Settings(_Section):
+    home: Path = Field(
+        default_factory=lambda: Path("~/.roost").expanduser(),
+        description="Data directory; set with ROOST_HOME",
+    )
+    database_url: str | None = Field(
+        None, description="postgresql+asyncpg://... (unset: SQLite at $ROOST_HOME/roost.db)"
+    )
+    default_model: str = Field("smollm2", description="Model used when a request names none")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    models: dict[str, ModelSettings] = Field(default_factory=_default_models)
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.home / 'roost.db'}"
+
+    def model(self, name: str | None) -> tuple[str, ModelSettings]:
+        chosen = name or self.default_model
+        return chosen, self.models[chosen]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("ROOST_HOME") or "~/.roost").expanduser()
+
+
+def _describe(error: Any) -> str:
+    loc = error["loc"]
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    got = error.get("input")
+    return f"'{key}': {error['msg']} (got {got!r})"
+
+
+def _validate(data: dict[str, Any], source: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid settings in {source}: {problems}") from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _env_names() -> dict[str, tuple[str, ...]]:
+    """ROOST_<KEY> for top-level scalars, ROOST_<SECTION>_<KEY> for section keys."""
+    names: dict[str, tuple[str, ...]] = {}
+    for key, info in Settings.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            for sub in annotation.model_fields:
+                names[f"{ENV_PREFIX}{key}_{sub}".upper()] = (key, sub)
+        elif key not in {"models", "home"}:
+            names[f"{ENV_PREFIX}{key}".upper()] = (key,)
+    return names
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Environment values are TOML literals when they parse as one, else plain strings."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _merge(base: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = base
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"'{part}' must be a table")
+    node[path[-1]] = value
+
+
+def load_settings(
+    home: Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[tuple[str, ...], Any] | None = None,
+) -> Settings:
+    """Build Settings from the layers; any problem is a ConfigError naming key and source."""
+    env = dict(os.environ) if env is None else env
+    home = (home or Path(env.get("ROOST_HOME") or "~/.roost")).expanduser()
+    path = home / "config.toml"
+    data = _read_file(path)
+    # The embedded model stays available when a file adds models of its own.
+    models = data.get("models", {})
+    if isinstance(models, dict) and "smollm2" not in models:
+        models["smollm2"] = {}
+        data["models"] = models
+    if "home" in data:
+        raise ConfigError(f"unknown key 'home' in {path}: set ROOST_HOME instead")
+    _validate(data, str(path))  # file errors name the file, before other layers mix in
+
+    names = _env_names()
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
+            continue
+        if name not in names:
+            continue  # other tools' ROOST_* variables are not ours to refuse
+        _merge(data, names[name], _parse_env_value(value))
+        _validate(data, f"environment variable {name}")
+    for key_path, value in (overrides or {}).items():
+        if value is not None:
+            _merge(data, key_path, value)
+    data["home"] = home
+    settings = _validate(data, "command-line flags")
+    if settings.default_model not in settings.models:
+        raise ConfigError(
+            f"default_model '{settings.default_model}' is not one of the configured models "
+            f"({', '.join(sorted(settings.models))}) in {path}"
+        )
+    return settings
+
+
+def reference() -> list[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every setting: the source of the docs table."""
+    rows: list[tuple[str, str, str, str]] = []
+    defaults = Settings(home=Path("~/.roost"))
+
+    def walk(model: type[BaseModel], value: BaseModel, prefix: str) -> None:
+        for key, info in model.model_fields.items():
+            current = getattr(value, key)
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, _Section):
+                walk(annotation, current, f"{prefix}{key}.")
+                continue
+            if key == "models":
+                walk(ModelSettings, ModelSettings(), "models.<name>.")
+                continue
+            type_name = getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
+            rows.append((prefix + key, type_name, repr(current), info.description or ""))
+
+    walk(Settings, defaults, "")
+    return rows

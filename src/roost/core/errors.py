@@ -1,0 +1,74 @@
+"""Domain errors. Each carries a stable code; api/errors.py alone maps codes to HTTP."""
+
+from __future__ import annotations
+
+
+class RoostError(Exception):
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(RoostError):
+    code = "invalid_request"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class NotFound(RoostError):
+    code = "not_found"
+
+
+class Unauthorized(RoostError):
+    code = "unauthorized"
+
+
+class Forbidden(RoostError):
+    code = "forbidden"
+
+
+class Conflict(RoostError):
+    code = "conflict"
+
+
+class PayloadTooLarge(RoostError):
+    code = "payload_too_large"
+
+
+class ProviderError(RoostError):
+    """The model runtime failed: refused, errored, timed out or was cut off."""
+
+    code = "provider_error"
+
+
+class Unavailable(RoostError):
+    """A dependency (database, disk) is temporarily unusable."""
+
+    code = "unavailable"
+
+
+class ConfigError(RoostError):
+    """Settings that cannot be used; the message names the key and the file."""
+
+    code = "config_error"
+
+
+def from_code(code: str, message: str) -> RoostError:
+    """Rebuild a domain error from its code, e.g. a failed turn reported as an event."""
+    for cls in (
+        InvalidRequest,
+        NotFound,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        PayloadTooLarge,
+        ProviderError,
+        Unavailable,
+    ):
+        if cls.code == code:
+            return cls(message)
+    return RoostError(message)

@@ -1,0 +1,70 @@
+"""The TurnEvent stream: what every turn yields, whatever dialect renders it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from roost.core.records import Message, TokenUsage
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    conversation_id: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    id: str
+    name: str
+    output: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    usage: TokenUsage
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDone:
+    message: Message
+    finish_reason: str
+    usage: TokenUsage
+    tools_used: list[ToolCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailed:
+    code: str
+    message: str
+
+
+TurnEvent = (
+    TurnStarted
+    | ContentDelta
+    | ReasoningDelta
+    | ToolCall
+    | ToolResult
+    | Usage
+    | TurnDone
+    | TurnFailed
+)

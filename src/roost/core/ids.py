@@ -1,0 +1,30 @@
+"""Identifier and secret generation."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+KEY_PREFIX = "roost_"
+KEY_PREFIX_LEN = 12  # characters of the secret kept in clear, to tell keys apart
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def key_prefix(secret: str) -> str:
+    return secret[:KEY_PREFIX_LEN]

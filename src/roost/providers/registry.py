@@ -1,0 +1,67 @@
+"""Named models → providers. Provider kinds register a factory, as llm's plugins do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from roost.config import ModelSettings, Settings
+from roost.core.errors import ConfigError, NotFound
+from roost.providers.base import ChatProvider
+
+Factory = Callable[[str, ModelSettings, Settings], ChatProvider]
+_FACTORIES: dict[str, Factory] = {}
+
+
+def register_kind(kind: str, factory: Factory) -> None:
+    _FACTORIES[kind] = factory
+
+
+def _builtin_kinds() -> None:
+    if "llamacpp" not in _FACTORIES:
+        from roost.providers.llamacpp import LlamaCppProvider
+
+        register_kind("llamacpp", LlamaCppProvider.from_settings)
+
+
+class ProviderRegistry:
+    """Providers are built when first asked for: nothing loads at start."""
+
+    def __init__(self, settings: Settings) -> None:
+        _builtin_kinds()
+        self._settings = settings
+        self._providers: dict[str, ChatProvider] = {}
+        for name, model in settings.models.items():
+            if model.provider not in _FACTORIES:
+                raise ConfigError(
+                    f"[models.{name}] provider '{model.provider}' is not available in this "
+                    f"version of roost (available: {', '.join(sorted(_FACTORIES))}) "
+                    f"in {settings.config_path}"
+                )
+
+    @property
+    def default(self) -> str:
+        return self._settings.default_model
+
+    def names(self) -> list[str]:
+        return sorted(set(self._settings.models) | set(self._providers))
+
+    def install(self, name: str, provider: ChatProvider) -> None:
+        """Put a ready provider under a name (tests use this for scripted models)."""
+        self._providers[name] = provider
+
+    def get(self, name: str | None) -> tuple[str, ChatProvider]:
+        chosen = name or self.default
+        if chosen not in self._providers:
+            if chosen not in self._settings.models:
+                raise NotFound(f"model '{chosen}' is not configured")
+            model = self._settings.models[chosen]
+            self._providers[chosen] = _FACTORIES[model.provider](chosen, model, self._settings)
+        return chosen, self._providers[chosen]
+
+    def settings_for(self, name: str) -> ModelSettings | None:
+        return self._settings.models.get(name)
+
+    async def close(self) -> None:
+        for provider in self._providers.values():
+            await provider.close()
+        self._providers.clear()

@@ -1,0 +1,83 @@
+"""Wires storage and providers into the services; the one place that builds them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from roost.config import Settings
+from roost.core.ids import new_password
+from roost.providers.registry import ProviderRegistry
+from roost.services.auth import AuthService
+from roost.services.conversations import ConversationService
+from roost.services.status import StatusService
+from roost.services.turns import TurnService
+from roost.services.users import UserService
+from roost.storage.conversations import ConversationRepository
+from roost.storage.db import Database
+from roost.storage.keys import KeyRepository
+from roost.storage.messages import MessageRepository
+from roost.storage.users import UserRepository
+
+PASSWORD_VARIABLES = ("ROOST_SERVER_PASS", "MEMGPT_SERVER_PASS")
+
+
+def admin_password_from_env(env: dict[str, str] | None = None) -> str | None:
+    env = dict(os.environ) if env is None else env
+    for name in PASSWORD_VARIABLES:
+        if env.get(name):
+            return env[name]
+    return None
+
+
+def generate_admin_password() -> str:
+    return new_password()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    providers: ProviderRegistry
+    auth: AuthService
+    users: UserService
+    conversations: ConversationService
+    turns: TurnService
+    status: StatusService
+
+    async def close(self, drain_seconds: float = 30.0) -> None:
+        await self.turns.drain(drain_seconds)
+        await self.providers.close()
+        await self.database.close()
+
+
+async def build_services(
+    settings: Settings,
+    *,
+    admin_password: str,
+    providers: ProviderRegistry | None = None,
+) -> Services:
+    """Open the database (migrating it), ensure the default user, build the services."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.db_url)
+    await database.connect()
+    try:
+        users = UserRepository(database)
+        keys = KeyRepository(database)
+        messages = MessageRepository(database)
+        default_user = await users.ensure_default()
+        registry = providers or ProviderRegistry(settings)
+        conversations = ConversationService(ConversationRepository(database), messages)
+        return Services(
+            settings=settings,
+            database=database,
+            providers=registry,
+            auth=AuthService(keys, default_user, admin_password, required=settings.auth.required),
+            users=UserService(users, keys),
+            conversations=conversations,
+            turns=TurnService(settings, registry, conversations, messages),
+            status=StatusService(registry.default),
+        )
+    except BaseException:
+        await database.close()
+        raise

@@ -1,0 +1,44 @@
+"""What `GET /api/status` reports."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from roost import __version__
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStatus:
+    files_indexed: int = 0
+    chunks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatStatus:
+    enabled: bool = False
+    last_run: str | None = None
+    next_run: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    version: str
+    uptime_seconds: int
+    model: str
+    memory: MemoryStatus = field(default_factory=MemoryStatus)
+    heartbeat: HeartbeatStatus = field(default_factory=HeartbeatStatus)
+
+
+class StatusService:
+    def __init__(self, default_model: str) -> None:
+        self._started = time.monotonic()
+        self._model = default_model
+
+    def status(self) -> ServerStatus:
+        # Memory and heartbeat report zeros/disabled until those services exist.
+        return ServerStatus(
+            version=__version__,
+            uptime_seconds=int(time.monotonic() - self._started),
+            model=self._model,
+        )

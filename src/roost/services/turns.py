@@ -1,0 +1,246 @@
+"""One conversation turn: store the user message, run the model, store the reply.
+
+A turn runs in its own task and pushes TurnEvents into a queue. The caller reads the
+queue; if the caller goes away the task carries on, so the reply is always saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import cast
+
+from roost.config import ModelSettings, Settings
+from roost.core.errors import InvalidRequest, ProviderError, RoostError
+from roost.core.events import (
+    ContentDelta,
+    ReasoningDelta,
+    ToolCall,
+    TurnDone,
+    TurnEvent,
+    TurnFailed,
+    TurnStarted,
+    Usage,
+)
+from roost.core.records import Conversation, Message, TokenUsage, User
+from roost.providers.base import (
+    ChatRequest,
+    Finish,
+    GenerationOptions,
+    ReasoningChunk,
+    TextChunk,
+    ToolCallChunk,
+    UsageChunk,
+)
+from roost.providers.registry import ProviderRegistry
+from roost.services.conversations import ConversationService
+from roost.services.prompt import build_prompt
+from roost.storage.messages import MessageRepository
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+@dataclass
+class TurnHandle:
+    """A running turn. Iterate `events()` once; the turn finishes whether or not you do."""
+
+    conversation: Conversation
+    model: str
+    user_message: Message
+    _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
+    _task: asyncio.Task[None] | None = None
+
+    async def events(self) -> AsyncIterator[TurnEvent]:
+        while True:
+            item = await self._queue.get()
+            if item is _END:
+                return
+            yield cast(TurnEvent, item)
+
+    async def result(self) -> TurnDone | TurnFailed:
+        """Drain the stream and return its final event."""
+        final: TurnDone | TurnFailed = TurnFailed("internal_error", "turn ended without a result")
+        async for event in self.events():
+            if isinstance(event, TurnDone | TurnFailed):
+                final = event
+        return final
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+class TurnService:
+    def __init__(
+        self,
+        settings: Settings,
+        providers: ProviderRegistry,
+        conversations: ConversationService,
+        messages: MessageRepository,
+    ) -> None:
+        self._settings = settings
+        self._providers = providers
+        self._conversations = conversations
+        self._messages = messages
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def validate_message(self, text: str) -> str:
+        if not text.strip():
+            raise InvalidRequest("message must not be empty", param="message")
+        limit = self._settings.limits.max_message_chars
+        if len(text) > limit:
+            raise InvalidRequest(f"message is longer than {limit} characters", param="message")
+        return text
+
+    async def start(
+        self,
+        user: User,
+        text: str,
+        *,
+        session_id: str | None = None,
+        create_session: bool = False,
+        model: str | None = None,
+        options: GenerationOptions | None = None,
+    ) -> TurnHandle:
+        """Validate, store the user message, and start the model in the background.
+
+        `session_id=None` starts a new session; an unknown id is 404 unless
+        `create_session` (chat.nvim-style clients name their own sessions).
+        """
+        text = self.validate_message(text)
+        model_name, _ = self._providers.get(model)
+        if session_id is None:
+            conversation = await self._conversations.create(user, model=model_name)
+        elif create_session:
+            conversation = await self._conversations.get_or_create(user, session_id)
+        else:
+            conversation = await self._conversations.get(user, session_id)
+        lock = self._locks.setdefault(conversation.id, asyncio.Lock())
+        await lock.acquire()  # one turn at a time per conversation, in arrival order
+        try:
+            stored = await self._messages.append(
+                user.id, conversation.id, role="user", content=text
+            )
+        except BaseException:
+            lock.release()
+            raise
+        handle = TurnHandle(conversation, model_name, stored)
+        task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
+        handle._task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return handle
+
+    async def _run(
+        self, user: User, handle: TurnHandle, options: GenerationOptions, lock: asyncio.Lock
+    ) -> None:
+        put = handle._queue.put_nowait
+        try:
+            put(TurnStarted(handle.conversation.public_id, handle.model))
+            put(await self._generate(user, handle, options))
+        finally:
+            lock.release()
+            put(_END)
+
+    async def _generate(
+        self, user: User, handle: TurnHandle, options: GenerationOptions
+    ) -> TurnDone | TurnFailed:
+        put = handle._queue.put_nowait
+        conversation = handle.conversation
+        text: list[str] = []
+        reasoning: list[str] = []
+        calls: list[ToolCall] = []
+        usage = TokenUsage()
+        finish = "stop"
+        try:
+            _, provider = self._providers.get(handle.model)
+            model_settings = self._providers.settings_for(handle.model)
+            merged = _merge_options(options, model_settings)
+            history = await self._messages.list(user.id, conversation.id)
+            system = conversation.system_prompt or self._settings.chat.system_prompt
+            prompt, _dropped = await build_prompt(
+                provider, system, history, reserve=merged.max_tokens or 256
+            )
+            stream = provider.stream(ChatRequest(prompt, merged))
+            async with contextlib.aclosing(stream):
+                async for event in stream:
+                    if isinstance(event, TextChunk):
+                        text.append(event.text)
+                        put(ContentDelta(event.text))
+                    elif isinstance(event, ReasoningChunk):
+                        reasoning.append(event.text)
+                        put(ReasoningDelta(event.text))
+                    elif isinstance(event, ToolCallChunk):
+                        call = ToolCall(event.id, event.name, event.arguments)
+                        calls.append(call)
+                        put(call)
+                    elif isinstance(event, UsageChunk):
+                        usage = TokenUsage(event.prompt_tokens, event.completion_tokens)
+                        put(Usage(usage))
+                    elif isinstance(event, Finish):
+                        finish = event.reason
+        except asyncio.CancelledError:
+            finish = "cancelled"
+        except RoostError as exc:
+            code = exc.code if not isinstance(exc, ProviderError) else "provider_error"
+            return await self._fail(user, handle, code, exc.message, "".join(text))
+        except Exception as exc:  # a bug must still leave a recorded, answered turn
+            log.exception("turn failed in conversation %s", conversation.public_id)
+            return await self._fail(user, handle, "internal_error", str(exc), "".join(text))
+        message = await self._messages.append(
+            user.id,
+            conversation.id,
+            role="assistant",
+            content="".join(text),
+            reasoning="".join(reasoning) or None,
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls],
+            model=handle.model,
+            usage=usage,
+        )
+        return TurnDone(message, finish, usage, calls)
+
+    async def _fail(
+        self, user: User, handle: TurnHandle, code: str, detail: str, partial: str
+    ) -> TurnFailed:
+        with contextlib.suppress(RoostError):
+            await self._messages.append(
+                user.id,
+                handle.conversation.id,
+                role="assistant",
+                content=partial,
+                model=handle.model,
+                error=f"{code}: {detail}",
+            )
+        return TurnFailed(code, detail)
+
+    async def drain(self, seconds: float) -> None:
+        """Let running turns finish (and save) before shutdown; cancel what is left."""
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+
+
+def _merge_options(request: GenerationOptions, model: ModelSettings | None) -> GenerationOptions:
+    """Request options win over the model's configured defaults."""
+    if model is None:
+        return request
+    return GenerationOptions(
+        temperature=model.temperature if request.temperature is None else request.temperature,
+        top_p=model.top_p if request.top_p is None else request.top_p,
+        top_k=model.top_k if request.top_k is None else request.top_k,
+        repeat_penalty=(
+            model.repeat_penalty if request.repeat_penalty is None else request.repeat_penalty
+        ),
+        max_tokens=model.max_tokens if request.max_tokens is None else request.max_tokens,
+        seed=model.seed if request.seed is None else request.seed,
+        stop=request.stop,
+    )

@@ -1,0 +1,54 @@
+"""Users and their API keys (the `roost users` / `roost keys` commands and admin routes)."""
+
+from __future__ import annotations
+
+import builtins
+
+from roost.core.errors import InvalidRequest, NotFound
+from roost.core.records import ApiKey, NewApiKey, User
+from roost.storage.keys import KeyRepository
+from roost.storage.users import UserRepository
+
+MAX_NAME = 200
+
+
+def _check_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise InvalidRequest(f"{what} must be 1-{MAX_NAME} characters")
+    return name
+
+
+class UserService:
+    def __init__(self, users: UserRepository, keys: KeyRepository) -> None:
+        self._users = users
+        self._keys = keys
+
+    async def create(self, name: str, *, is_admin: bool = False) -> User:
+        return await self._users.create(_check_name(name, "user name"), is_admin=is_admin)
+
+    async def resolve(self, id_or_name: str) -> User:
+        user = await self._users.get(id_or_name) or await self._users.get_by_name(id_or_name)
+        if user is None:
+            raise NotFound(f"no user '{id_or_name}'")
+        return user
+
+    async def list(self, *, after: str | None = None, limit: int = 100) -> list[User]:
+        return await self._users.list(after=after, limit=limit)
+
+    async def delete(self, id_or_name: str) -> User:
+        user = await self.resolve(id_or_name)
+        if user.name == "default":
+            raise InvalidRequest("the default user cannot be deleted")
+        await self._users.delete(user.id)
+        return user
+
+    async def create_key(self, user: User, name: str = "default") -> NewApiKey:
+        return await self._keys.create(user.id, _check_name(name, "key name"))
+
+    async def list_keys(self, user: User) -> builtins.list[ApiKey]:
+        return await self._keys.list(user.id)
+
+    async def revoke_key(self, user: User, key_id_or_prefix: str) -> None:
+        if not await self._keys.revoke(user.id, key_id_or_prefix):
+            raise NotFound(f"no active key '{key_id_or_prefix}' for user '{user.name}'")

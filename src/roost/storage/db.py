@@ -1,0 +1,151 @@
+"""The Database handle: engine, connection settings, migrations, read and write scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from roost.core.errors import ConfigError, Unavailable
+from roost.storage import migrate
+from roost.storage.errors import translate_errors
+
+Dialect = Literal["sqlite", "postgresql"]
+_ASYNC_DRIVERS: dict[str, str] = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+_WRITE_OPTION = "roost_write"
+
+
+def async_url(raw: str) -> URL:
+    """Parse a database URL, choosing the async driver when none is named."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("database_url is not a valid database URL") from None
+    backend = "postgresql" if url.get_backend_name() == "postgres" else url.get_backend_name()
+    shown = url.render_as_string(hide_password=True)
+    if backend not in _ASYNC_DRIVERS:
+        raise ConfigError(f"database_url {shown}: only sqlite and postgresql are supported")
+    driver = _ASYNC_DRIVERS[backend]
+    if "+" not in url.drivername:
+        url = url.set(drivername=f"{backend}+{driver}")
+    elif url.get_driver_name() != driver:
+        raise ConfigError(f"database_url {shown}: use the {backend}+{driver} driver")
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            # Every pooled connection would get its own empty database.
+            raise ConfigError("database_url: in-memory SQLite is not supported; name a file")
+        if not url.database.startswith("file:"):  # a SQLite URI is taken as written
+            url = url.set(database=str(Path(url.database).expanduser()))
+    return url
+
+
+def _sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN out of sqlite3's hands (its legacy mode skips it before SELECT and
+        # DDL) so that `_begin` below decides how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL may have to wait for another process.
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # safe in WAL, far fewer fsyncs
+            cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # A writer takes the write lock up front, so a read-then-write transaction can
+        # never fail halfway on SQLITE_BUSY; readers take a consistent snapshot.
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """One per process. `connect()` migrates to the latest schema before anything else."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 5.0) -> None:
+        self._url = async_url(url)
+        self._busy_timeout_ms = int(busy_timeout * 1000)
+        self._engine: AsyncEngine | None = None
+        # SQLite allows one writer at a time; queueing writers here instead of in
+        # busy_timeout retries keeps them in arrival order and off "database is locked".
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> Dialect:
+        return "sqlite" if self._url.get_backend_name() == "sqlite" else "postgresql"
+
+    @property
+    def url(self) -> str:
+        """The URL with any password hidden, fit for logs and error messages."""
+        return self._url.render_as_string(hide_password=True)
+
+    async def connect(self) -> None:
+        if self._engine is not None:
+            return
+        options: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            self._create_parent_dir()
+        else:
+            options["pool_pre_ping"] = True  # survive server restarts between requests
+        engine = create_async_engine(self._url, **options)
+        if self.dialect == "sqlite":
+            _sqlite_hooks(engine.sync_engine, self._busy_timeout_ms)
+        self._engine = engine
+        try:
+            async with self.write() as conn:
+                await conn.run_sync(migrate.upgrade)
+        except BaseException:
+            self._engine = None
+            await engine.dispose()
+            raise
+
+    async def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for queries; on SQLite its statements share one snapshot."""
+        engine = self._require()
+        with translate_errors():
+            async with engine.connect() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction: committed on success, rolled back on error."""
+        engine = self._require()
+        lock = self._write_lock if self.dialect == "sqlite" else contextlib.nullcontext()
+        async with lock:
+            with translate_errors():
+                async with engine.connect() as conn:
+                    if self.dialect == "sqlite":
+                        await conn.execution_options(**{_WRITE_OPTION: True})
+                    async with conn.begin():
+                        yield conn
+
+    def _require(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("Database.connect() has not been called")
+        return self._engine
+
+    def _create_parent_dir(self) -> None:
+        database = self._url.database or ""
+        if database.startswith("file:"):
+            return  # a SQLite URI names its own file and flags
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"cannot create the directory for {database}: {exc}") from exc

@@ -1,0 +1,73 @@
+"""Turn driver failures that are about the environment, not the query, into Unavailable.
+
+A locked, full, read-only or unreachable database is something an operator fixes or a
+client retries; it must not surface as a bare 500 with a driver traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+
+from roost.core.errors import Conflict, Unavailable
+
+# SQLite reports these only as message text (sqlite3 exposes no error codes before 3.11).
+_SQLITE_MESSAGES = {
+    "database is locked": "the database is locked by another writer; try again",
+    "database table is locked": "the database is locked by another writer; try again",
+    "database or disk is full": "the disk holding the database is full",
+    "readonly database": "the database is read-only (check file permissions)",
+    "unable to open database file": "cannot open the database file (check path and permissions)",
+    "disk i/o error": "disk I/O error on the database file",
+}
+
+# PostgreSQL SQLSTATE classes/codes that mean "not now" rather than "bad query".
+_PG_STATES = {
+    "08": "cannot reach the database server",
+    "40": "the database aborted the transaction under contention; try again",
+    "53": "the database server is out of resources (disk, memory or connections)",
+    "57": "the database server is shutting down or not accepting connections",
+    "25006": "the database is read-only",
+}
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why `exc` means the database is unusable right now, or None for other errors."""
+    if isinstance(exc, OSError):  # e.g. connection refused before any driver error
+        return f"cannot reach the database server: {exc.strerror or exc}"
+    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
+        return None
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(state, str):
+        for prefix in (state, state[:2]):
+            if prefix in _PG_STATES:
+                return _PG_STATES[prefix]
+    text = str(exc.orig).lower()
+    for needle, reason in _SQLITE_MESSAGES.items():
+        if needle in text:
+            return reason
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return f"database error: {exc.orig}"
+    return None
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except (DBAPIError, OSError) as exc:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise
+        raise Unavailable(f"database unavailable: {reason}") from exc
+
+
+@contextmanager
+def conflict_on_duplicate(message: str) -> Iterator[None]:
+    """A unique constraint said no: report it as the domain's Conflict."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(message) from exc

@@ -1,0 +1,108 @@
+"""Messages of a conversation, numbered 1, 2, 3... by `seq` in the order they were stored."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from roost.core.clock import utcnow
+from roost.core.errors import NotFound
+from roost.core.records import Message, TokenUsage
+from roost.storage.db import Database
+from roost.storage.tables import conversations, messages
+
+
+def _to_message(row: Mapping[Any, Any]) -> Message:
+    usage = None
+    if row["prompt_tokens"] is not None or row["completion_tokens"] is not None:
+        usage = TokenUsage(row["prompt_tokens"] or 0, row["completion_tokens"] or 0)
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        role=row["role"],
+        content=row["content"],
+        created_at=row["created_at"],
+        reasoning=row["reasoning"],
+        tool_calls=list(row["tool_calls"] or []),
+        model=row["model"],
+        usage=usage,
+        error=row["error"],
+    )
+
+
+class MessageRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(
+        self,
+        user_id: str,
+        conversation_id: int,
+        *,
+        role: str,
+        content: str,
+        reasoning: str | None = None,
+        tool_calls: builtins.list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        usage: TokenUsage | None = None,
+        error: str | None = None,
+    ) -> Message:
+        """Store the next message of a conversation the user owns (NotFound otherwise)."""
+        now = utcnow()
+        async with self._db.write() as conn:
+            # Touching the conversation first both checks the owner and, on PostgreSQL,
+            # row-locks it: concurrent appends queue here, so max(seq) below is settled.
+            touched = await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
+                .values(updated_at=now)
+            )
+            if touched.rowcount == 0:
+                raise NotFound(f"conversation {conversation_id} not found")
+            last = await conn.scalar(
+                select(func.coalesce(func.max(messages.c.seq), 0)).where(
+                    messages.c.conversation_id == conversation_id
+                )
+            )
+            values: dict[str, Any] = {
+                "conversation_id": conversation_id,
+                "seq": int(last or 0) + 1,
+                "role": role,
+                "content": content,
+                "reasoning": reasoning,
+                "tool_calls": list(tool_calls or []),
+                "model": model,
+                "prompt_tokens": usage.prompt if usage else None,
+                "completion_tokens": usage.completion if usage else None,
+                "error": error,
+                "created_at": now,
+            }
+            result = await conn.execute(insert(messages).values(**values))
+            assert result.inserted_primary_key is not None
+            (new_id,) = result.inserted_primary_key
+        return _to_message({"id": new_id, **values})
+
+    async def list(
+        self, user_id: str, conversation_id: int, *, limit: int | None = None
+    ) -> builtins.list[Message]:
+        """Messages in seq order; with `limit`, only the latest `limit` of them.
+
+        Empty when the conversation does not exist or belongs to someone else.
+        """
+        query = (
+            select(messages)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(
+                messages.c.conversation_id == conversation_id, conversations.c.user_id == user_id
+            )
+            .order_by(messages.c.seq.desc())
+        )
+        if limit is not None:
+            query = query.limit(max(limit, 0))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_message(row._mapping) for row in reversed(rows)]
