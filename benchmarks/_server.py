@@ -40,7 +40,7 @@ def start_roost(home: Path, port: int) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "roost.cli.main",
+            "roost.cli",
             "serve",
             "--port",
             str(port),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -131,3 +132,13 @@ def requires_postgres() -> str:
     if not url:
         pytest.skip("ROOST_TEST_DATABASE_URL is not set")
     return url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # llama-cpp-python opens two /dev/null files at import and never closes them; closing
+    # them here keeps interpreter shutdown free of ResourceWarnings.
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None:
+            handle.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from roost.config import load_settings, reference
+from roost.config import load_settings, reference, reference_table
 from roost.core.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -91,6 +91,15 @@ def test_default_model_must_exist(home: Path) -> None:
 
 
 def test_every_setting_is_documented() -> None:
+    """The docs table is generated from the settings models; regenerate it when this fails."""
     text = DOCS.read_text()
     missing = [key for key, *_ in reference() if f"`{key}`" not in text]
     assert missing == []
+    assert reference_table() in text
+
+
+def test_embedded_model_defaults_are_greedy_and_overridable(home: Path) -> None:
+    assert load_settings(home=home, env={}).models["smollm2"].temperature == 0.0
+    write(home, "[models.smollm2]\nmax_tokens = 64\n")
+    embedded = load_settings(home=home, env={}).models["smollm2"]
+    assert (embedded.max_tokens, embedded.temperature, embedded.repeat_penalty) == (64, 0.0, 1.15)

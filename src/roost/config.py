@@ -72,17 +72,23 @@ class ModelSettings(_Section):
     base_url: str | None = Field(None, description="Remote providers: API base URL")
     api_key_env: str | None = Field(None, description="Remote providers: env var holding the key")
     context_window: int | None = Field(None, ge=128, description="Remote providers: tokens")
-    # Generation defaults; a 135M model rambles without a repeat penalty and a cap.
-    temperature: float = Field(0.3, ge=0.0, le=2.0, description="Sampling temperature")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature")
     top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling")
     top_k: int = Field(40, ge=0, description="Top-k sampling (0: off)")
-    repeat_penalty: float = Field(1.15, ge=0.0, description="Penalty for repeated tokens")
-    max_tokens: int = Field(256, ge=1, description="Longest reply, in tokens")
+    repeat_penalty: float = Field(1.1, ge=0.0, description="Penalty for repeated tokens")
+    max_tokens: int = Field(1024, ge=1, description="Longest reply, in tokens")
     seed: int | None = Field(None, description="Sampling seed (unset: random)")
 
 
+# The embedded 135M model has near-ties on its first token for plain questions, so any
+# sampling makes it answer at random; greedy with a repeat penalty and a cap keeps it useful.
+# A [models.smollm2] table in config.toml is laid over these.
+EMBEDDED_MODEL = "smollm2"
+EMBEDDED_DEFAULTS: dict[str, Any] = {"temperature": 0.0, "repeat_penalty": 1.15, "max_tokens": 256}
+
+
 def _default_models() -> dict[str, ModelSettings]:
-    return {"smollm2": ModelSettings()}
+    return {EMBEDDED_MODEL: ModelSettings(**EMBEDDED_DEFAULTS)}
 
 
 class Settings(_Section):
@@ -93,7 +99,7 @@ class Settings(_Section):
     database_url: str | None = Field(
         None, description="postgresql+asyncpg://... (unset: SQLite at $ROOST_HOME/roost.db)"
     )
-    default_model: str = Field("smollm2", description="Model used when a request names none")
+    default_model: str = Field(EMBEDDED_MODEL, description="Model used when a request names none")
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
@@ -187,10 +193,10 @@ def load_settings(
     path = home / "config.toml"
     data = _read_file(path)
     # The embedded model stays available when a file adds models of its own.
-    models = data.get("models", {})
-    if isinstance(models, dict) and "smollm2" not in models:
-        models["smollm2"] = {}
-        data["models"] = models
+    models = data.setdefault("models", {})
+    if isinstance(models, dict):
+        own = models.get(EMBEDDED_MODEL, {})
+        models[EMBEDDED_MODEL] = {**EMBEDDED_DEFAULTS, **own} if isinstance(own, dict) else own
     if "home" in data:
         raise ConfigError(f"unknown key 'home' in {path}: set ROOST_HOME instead")
     _validate(data, str(path))  # file errors name the file, before other layers mix in
@@ -236,3 +242,10 @@ def reference() -> list[tuple[str, str, str, str]]:
 
     walk(Settings, defaults, "")
     return rows
+
+
+def reference_table() -> str:
+    """The markdown table of every setting that docs/configuration.md carries."""
+    lines = ["| key | type | default | what it does |", "|---|---|---|---|"]
+    lines += [f"| `{k}` | {t} | `{d}` | {desc} |" for k, t, d, desc in reference()]
+    return "\n".join(lines) + "\n"

@@ -34,13 +34,13 @@ class Server:
 
     def start(self) -> None:
         env = {**os.environ, "ROOST_HOME": str(self.home), "ROOST_SERVER_PASS": PASSWORD}
-        log = (self.home / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "roost.cli.main", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.home / "server.log").open("ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "roost.cli", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -59,8 +59,10 @@ def pg_url() -> Iterator[str]:
     name = f"roost_test_{uuid.uuid4().hex[:12]}"
     _run(_admin(_plain_dsn(raw), f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(raw).set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(raw)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
         )
     finally:
         _run(_admin(_plain_dsn(raw), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

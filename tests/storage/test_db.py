@@ -85,10 +85,14 @@ async def test_sqlite_connection_settings(db: Database, db_url: str) -> None:
 
 async def test_write_commits_or_rolls_back(db: Database, users: UserRepository) -> None:
     alice = await users.create("alice")
-    with pytest.raises(RuntimeError, match="boom"):
+
+    async def delete_then_fail() -> None:
         async with db.write() as conn:
             await conn.execute(users_table.delete())
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await delete_then_fail()
     assert await users.get(alice.id) == alice
 
 
@@ -152,7 +156,13 @@ def test_urls() -> None:
     assert async_url("sqlite:///~/r.db").database == str(Path("~/r.db").expanduser())
     assert Database("postgresql://u:secret@h/d").url == "postgresql+asyncpg://u:***@h/d"
     assert Database("sqlite:////tmp/x.db").dialect == "sqlite"
-    for bad in ("mysql://u@h/d", "sqlite://", "sqlite:///:memory:", "nonsense", "sqlite+pysqlite:///x"):
+    for bad in (
+        "mysql://u@h/d",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "nonsense",
+        "sqlite+pysqlite:///x",
+    ):
         with pytest.raises(ConfigError, match="database_url"):
             async_url(bad)
 
@@ -182,3 +192,19 @@ async def test_concurrent_sqlite_writes_are_serialised(db: Database) -> None:
     async with db.read() as conn:
         names = set((await conn.scalars(select(users_table.c.name))).all())
     assert names == {f"user-{n}" for n in range(10)}
+
+
+async def test_read_only_sqlite_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    writable = Database(f"sqlite:///{path}")
+    await writable.connect()
+    await writable.close()
+    # A read-only open stands in for file permissions, which root would ignore.
+    read_only = Database(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
+    await read_only.connect()  # already at head: nothing to write
+    try:
+        assert await UserRepository(read_only).list() == []
+        with pytest.raises(Unavailable, match="read-only"):
+            await UserRepository(read_only).create("alice")
+    finally:
+        await read_only.close()

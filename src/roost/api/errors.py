@@ -76,7 +76,10 @@ def from_domain(exc: RoostError) -> ApiError:
 
 
 def render(path: str, error: ApiError) -> Response:
-    return renderer_for(path)(error)
+    response = renderer_for(path)(error)
+    if error.status == 401:
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="roost"')
+    return response
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:

@@ -49,6 +49,20 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+def _prefill_all_but_last(llm: Any, tokens: list[int]) -> None:
+    """Evaluate the prompt but its last token, so the last one is always evaluated alone.
+
+    llama.cpp's batched prompt pass gives the last position slightly different logits than
+    a single-token pass. A small model has near-ties there, so the first answer to a prompt
+    would differ from every later (cached) answer to the same prompt, even when greedy.
+    Ending every prefill the same way keeps answers repeatable; it costs one sampling step.
+    """
+    if len(tokens) > 1:
+        warm = llm.generate(tokens[:-1], temp=0.0)
+        next(warm)
+        warm.close()
+
+
 class LlamaCppProvider:
     def __init__(self, name: str, settings: ModelSettings, path: Path) -> None:
         self.name = name
@@ -166,12 +180,18 @@ class LlamaCppProvider:
                 if options.seed is not None:
                     llm.set_seed(options.seed)
                 eog = self._template.end_tokens(llm) if self._template else set()
+                _prefill_all_but_last(llm, tokens)
+                own = self._settings
                 for token in llm.generate(
                     tokens,
-                    temp=options.temperature if options.temperature is not None else 0.3,
-                    top_p=options.top_p if options.top_p is not None else 0.9,
-                    top_k=options.top_k if options.top_k is not None else 40,
-                    repeat_penalty=options.repeat_penalty or 1.0,
+                    temp=own.temperature if options.temperature is None else options.temperature,
+                    top_p=own.top_p if options.top_p is None else options.top_p,
+                    top_k=own.top_k if options.top_k is None else options.top_k,
+                    repeat_penalty=(
+                        own.repeat_penalty
+                        if options.repeat_penalty is None
+                        else options.repeat_penalty
+                    ),
                     reset=True,
                 ):
                     if stop.is_set():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +46,28 @@ def async_url(raw: str) -> URL:
         if not url.database.startswith("file:"):  # a SQLite URI is taken as written
             url = url.set(database=str(Path(url.database).expanduser()))
     return url
+
+
+def _enable_wal(database: str, timeout: float) -> None:
+    """Switch the file to WAL before the pool opens it.
+
+    The switch needs an exclusive lock and SQLite does not wait for one (busy_timeout
+    does not apply), so processes starting together retry here. Once the file is in WAL
+    mode, which is persistent, the per-connection pragma below is a no-op.
+    """
+    deadline = time.monotonic() + timeout
+    conn = sqlite3.connect(database, timeout=timeout)
+    try:
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
+    finally:
+        conn.close()
 
 
 def _sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
@@ -93,22 +117,26 @@ class Database:
     async def connect(self) -> None:
         if self._engine is not None:
             return
-        options: dict[str, Any] = {}
-        if self.dialect == "sqlite":
-            self._create_parent_dir()
-        else:
-            options["pool_pre_ping"] = True  # survive server restarts between requests
-        engine = create_async_engine(self._url, **options)
-        if self.dialect == "sqlite":
-            _sqlite_hooks(engine.sync_engine, self._busy_timeout_ms)
-        self._engine = engine
         try:
-            async with self.write() as conn:
+            self._engine = await self._open()
+        except Unavailable as exc:  # say which database, for the operator
+            raise Unavailable(f"{exc.message} [{self.url}]") from exc
+
+    async def _open(self) -> AsyncEngine:
+        if self.dialect == "sqlite":
+            await self._prepare_sqlite_file()
+            engine = create_async_engine(self._url)
+            _sqlite_hooks(engine.sync_engine, self._busy_timeout_ms)
+        else:
+            # Pre-ping: a pooled connection may have died with a server restart.
+            engine = create_async_engine(self._url, pool_pre_ping=True)
+        try:
+            async with self._write_on(engine) as conn:
                 await conn.run_sync(migrate.upgrade)
         except BaseException:
-            self._engine = None
             await engine.dispose()
             raise
+        return engine
 
     async def close(self) -> None:
         engine, self._engine = self._engine, None
@@ -123,10 +151,12 @@ class Database:
             async with engine.connect() as conn:
                 yield conn
 
-    @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    def write(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A connection in a transaction: committed on success, rolled back on error."""
-        engine = self._require()
+        return self._write_on(self._require())
+
+    @contextlib.asynccontextmanager
+    async def _write_on(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         lock = self._write_lock if self.dialect == "sqlite" else contextlib.nullcontext()
         async with lock:
             with translate_errors():
@@ -141,11 +171,13 @@ class Database:
             raise RuntimeError("Database.connect() has not been called")
         return self._engine
 
-    def _create_parent_dir(self) -> None:
+    async def _prepare_sqlite_file(self) -> None:
         database = self._url.database or ""
         if database.startswith("file:"):
-            return  # a SQLite URI names its own file and flags
+            return  # a SQLite URI carries its own flags (mode=ro...); open it only as given
         try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise Unavailable(f"cannot create the directory for {database}: {exc}") from exc
+        with translate_errors():
+            await asyncio.to_thread(_enable_wal, database, self._busy_timeout_ms / 1000)

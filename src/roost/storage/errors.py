@@ -6,6 +6,7 @@ client retries; it must not surface as a bare 500 with a driver traceback.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,6 +31,8 @@ _PG_STATES = {
     "53": "the database server is out of resources (disk, memory or connections)",
     "57": "the database server is shutting down or not accepting connections",
     "25006": "the database is read-only",
+    "28": "the database server refused the login",
+    "3D000": "the database does not exist",
 }
 
 
@@ -37,19 +40,24 @@ def unavailable_reason(exc: BaseException) -> str | None:
     """Why `exc` means the database is unusable right now, or None for other errors."""
     if isinstance(exc, OSError):  # e.g. connection refused before any driver error
         return f"cannot reach the database server: {exc.strerror or exc}"
-    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError | sqlite3.IntegrityError):
         return None
-    state = getattr(exc.orig, "sqlstate", None)
+    if not isinstance(exc, DBAPIError | sqlite3.Error):
+        return None
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)
     if isinstance(state, str):
         for prefix in (state, state[:2]):
             if prefix in _PG_STATES:
-                return _PG_STATES[prefix]
-    text = str(exc.orig).lower()
+                return f"{_PG_STATES[prefix]} ({orig})"
+    text = str(orig).lower()
     for needle, reason in _SQLITE_MESSAGES.items():
         if needle in text:
             return reason
-    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
-        return f"database error: {exc.orig}"
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return f"database error: {orig}"
+    if isinstance(exc, OperationalError | InterfaceError | sqlite3.OperationalError):
+        return f"database error: {orig}"
     return None
 
 
@@ -57,7 +65,7 @@ def unavailable_reason(exc: BaseException) -> str | None:
 def translate_errors() -> Iterator[None]:
     try:
         yield
-    except (DBAPIError, OSError) as exc:
+    except (DBAPIError, OSError, sqlite3.Error) as exc:
         reason = unavailable_reason(exc)
         if reason is None:
             raise

@@ -1,0 +1,117 @@
+"""Running uvicorn on the app: logging, TLS, the listening line, clean config failures."""
+
+from __future__ import annotations
+
+import copy
+import socket
+import sys
+from typing import Any
+
+import typer
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import LOGGING_CONFIG
+
+from roost.app import create_app
+from roost.cli.errors import EXIT_ERROR, config_failure
+from roost.cli.serve import LISTENING, LogLevel, format_url
+from roost.config import Settings
+from roost.core.errors import ConfigError
+
+# Long enough for a streaming reply to finish, short enough that `daemon stop` need not
+# escalate to SIGKILL; turns still running after it are drained by the services' close.
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+class ConfigErrorCatcher:
+    """Reports a ConfigError raised while the app starts as one line, not a traceback.
+
+    Starlette reports a failed lifespan startup with the formatted traceback as the
+    message, which uvicorn logs. This holds that message back until the exception is
+    known; a ConfigError (a bad database_url, an unknown provider) replaces it with an
+    empty one and is kept for the command to print.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.error: ConfigError | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_failure(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)
+            else:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, hold_failure)
+        except ConfigError as exc:
+            self.error = exc
+            await send({"type": "lifespan.startup.failed", "message": ""})
+            return
+        finally:
+            if self.error is None:
+                for message in held:
+                    await send(message)
+
+
+def _log_config(level: LogLevel) -> dict[str, Any]:
+    config = copy.deepcopy(LOGGING_CONFIG)
+    # roost's own loggers print beside uvicorn's, in the same format and at the same level.
+    config["loggers"]["roost"] = {
+        "handlers": ["default"],
+        "level": level.value.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def run_server(settings: Settings, log_level: LogLevel) -> None:
+    """Serve until SIGINT/SIGTERM. Raises typer.Exit when the server cannot start."""
+    app = ConfigErrorCatcher(create_app(settings))
+    server_settings = settings.server
+    cert = key = None
+    if server_settings.use_ssl:
+        from roost.cli import tls  # cryptography is only needed for HTTPS
+
+        cert_path, key_path, warning = tls.ensure_certificate(settings.home, server_settings.bind)
+        if warning:
+            typer.echo(f"roost: warning: {warning}", err=True)
+        cert, key = str(cert_path), str(key_path)
+    config = uvicorn.Config(
+        app,
+        host=server_settings.bind,
+        port=server_settings.port,
+        log_level=log_level.value,
+        log_config=_log_config(log_level),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        lifespan="on",
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+    )
+    server = RoostServer(config, scheme="https" if cert else "http")
+    try:
+        server.run()
+    except SystemExit as exc:  # uvicorn exits this way when startup or binding fails
+        if app.error is not None:
+            config_failure(app.error)
+        raise typer.Exit(EXIT_ERROR) from exc
+
+
+class RoostServer(uvicorn.Server):
+    """Prints where it listens once it really does, with the real port when given 0."""
+
+    def __init__(self, config: uvicorn.Config, scheme: str) -> None:
+        super().__init__(config)
+        self.scheme = scheme
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        port = self.servers[0].sockets[0].getsockname()[1]
+        url = format_url(self.scheme, self.config.host, port)
+        print(f"{LISTENING} {url} (Ctrl-C to stop)", file=sys.stdout, flush=True)
