@@ -58,7 +58,9 @@ async def test_loads_lazily_and_once(provider: LlamaCppProvider) -> None:
 
 
 async def test_answers_token_by_token_with_usage(provider: LlamaCppProvider) -> None:
-    events = await collect(provider, ChatRequest(QUESTION, GenerationOptions(max_tokens=40, temperature=0.0)))
+    events = await collect(
+        provider, ChatRequest(QUESTION, GenerationOptions(max_tokens=40, temperature=0.0))
+    )
     chunks = [e for e in events if isinstance(e, TextChunk)]
     usage = next(e for e in events if isinstance(e, UsageChunk))
     assert "Paris" in "".join(c.text for c in chunks)

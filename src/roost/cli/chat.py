@@ -60,7 +60,7 @@ def chat(model: ModelOption = None, session: SessionOption = None) -> None:
     settings = load_settings()
     with ChatSession(settings, model=model, session_id=session) as talk:
         name = talk.load_model()
-        talk.console.print(_banner(talk, name), style="dim")
+        talk.console.print(_banner(talk, name), style="dim", markup=False)
         turns = 0
         while (line := _read_line()) is not None:
             turns += 1

@@ -43,7 +43,7 @@ LogLevelOption = Annotated[
 # For commands that pass the flag on only when it is given.
 MaybeLogLevelOption = Annotated[
     LogLevel | None,
-    typer.Option("--log-level", help="Server log level [default: info].", case_sensitive=False),
+    typer.Option("--log-level", help="Server log level (default: info).", case_sensitive=False),
 ]
 
 

@@ -78,9 +78,8 @@ def _sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            # busy_timeout first: switching to WAL may have to wait for another process.
             cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA journal_mode=WAL")  # set by _enable_wal; kept if reset
             cursor.execute("PRAGMA synchronous=NORMAL")  # safe in WAL, far fewer fsyncs
             cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
         finally:
