@@ -17,7 +17,7 @@ from roost.core.errors import ConfigError, Unavailable
 from roost.storage import Database, UserRepository
 from roost.storage.db import async_url
 from roost.storage.errors import translate_errors
-from roost.storage.migrate import current_revision, head_revision
+from roost.storage.migrate import HEAD_REVISION, current_revision, head_revision
 from roost.storage.tables import metadata
 from roost.storage.tables import users as users_table
 
@@ -30,7 +30,7 @@ def _schema_diff(conn: Connection) -> list[object]:
 
 
 async def test_migrations_create_the_schema_at_head(db: Database) -> None:
-    assert head_revision() == "0001"
+    assert head_revision() == HEAD_REVISION == "0001"  # the constant follows the files
     async with db.read() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         revision = await conn.run_sync(current_revision)
