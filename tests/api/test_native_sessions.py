@@ -48,3 +48,10 @@ async def test_sessions_survive_a_restart(settings: Settings) -> None:
             "remember me",
             "you said: remember me",
         ]
+
+
+async def test_list_pages_and_counts(env: Env) -> None:
+    made = [(await env.client.post("/api/sessions")).json()["session_id"] for _ in range(3)]
+    page = (await env.client.get("/api/sessions?limit=2&offset=1")).json()
+    assert page["total"] == 3
+    assert [s["session_id"] for s in page["sessions"]] == [made[1], made[0]]

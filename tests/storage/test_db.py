@@ -208,3 +208,13 @@ async def test_read_only_sqlite_database_is_unavailable(tmp_path: Path) -> None:
             await UserRepository(read_only).create("alice")
     finally:
         await read_only.close()
+
+
+async def test_a_new_sqlite_file_is_owner_only(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'new' / 'roost.db'}")
+    await db.connect()
+    try:
+        assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+        assert (tmp_path / "new" / "roost.db").stat().st_mode & 0o777 == 0o600
+    finally:
+        await db.close()

@@ -58,7 +58,7 @@ async def build_services(
     providers: ProviderRegistry | None = None,
 ) -> Services:
     """Open the database (migrating it), ensure the default user, build the services."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private by default
     database = Database(settings.db_url)
     await database.connect()
     try:

@@ -49,8 +49,12 @@ class ConversationService:
         conversation = await self.get(user, public_id)
         return conversation, await self._messages.list(user.id, conversation.id)
 
-    async def list(self, user: User, *, limit: int = 100, offset: int = 0) -> list[Conversation]:
-        return await self._conversations.list(user.id, limit=limit, offset=offset)
+    async def list(
+        self, user: User, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Conversation], int]:
+        """One page of the user's conversations, newest activity first, and how many exist."""
+        page = await self._conversations.list(user.id, limit=limit, offset=offset)
+        return page, await self._conversations.count(user.id)
 
     async def delete(self, user: User, public_id: str) -> None:
         if not await self._conversations.delete(user.id, public_id):

@@ -94,6 +94,15 @@ class ConversationRepository:
             rows = (await conn.execute(query)).all()
         return [_to_conversation(row) for row in rows]
 
+    async def count(self, user_id: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(conversations)
+            .where(conversations.c.user_id == user_id)
+        )
+        async with self._db.read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def delete(self, user_id: str, public_id: str) -> bool:
         """Delete the conversation and (by cascade) its messages."""
         async with self._db.write() as conn:

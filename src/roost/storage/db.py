@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -93,6 +94,14 @@ def _sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _create_private(path: Path) -> None:
+    """Conversations are private: make the folder and file owner-only before SQLite does
+    (SQLite gives its -wal and -shm files the database file's permissions)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 class Database:
     """One per process. `connect()` migrates to the latest schema before anything else."""
 
@@ -175,7 +184,7 @@ class Database:
         if database.startswith("file:"):
             return  # a SQLite URI carries its own flags (mode=ro...); open it only as given
         try:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(_create_private, Path(database))
         except OSError as exc:
             raise Unavailable(f"cannot create the directory for {database}: {exc}") from exc
         with translate_errors():

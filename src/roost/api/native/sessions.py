@@ -42,8 +42,8 @@ async def list_sessions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> SessionList:
-    found = await services.conversations.list(principal.user, limit=limit, offset=offset)
-    return SessionList(sessions=[session_out(c) for c in found], total=len(found))
+    page, total = await services.conversations.list(principal.user, limit=limit, offset=offset)
+    return SessionList(sessions=[session_out(c) for c in page], total=total)
 
 
 @router.get("/{session_id}")
