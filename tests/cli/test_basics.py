@@ -105,3 +105,10 @@ def test_bad_flag_value_is_a_config_error(cli: Invoke) -> None:
     assert result.exit_code == 2
     assert "server.port" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_serve_refuses_when_the_server_is_disabled(cli: Invoke, roost_home: Path) -> None:
+    (roost_home / "config.toml").write_text("[server]\nenabled = false\n")
+    result = cli("serve")
+    assert result.exit_code == 2
+    assert "enabled = false" in result.stderr

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from roost.cli.errors import reports_errors
+from roost.cli.errors import EXIT_CONFIG, fail, reports_errors
 from roost.config import load_settings
 
 _WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
@@ -68,6 +68,11 @@ def serve(
 ) -> None:
     """Run the roost server in the foreground."""
     settings = load_settings(overrides=server_overrides(host, port, use_ssl))
+    if not settings.server.enabled:
+        fail(
+            f"the HTTP server is disabled ([server] enabled = false in {settings.config_path})",
+            EXIT_CONFIG,
+        )
     # Imported here: the web app and uvicorn are the slow part of starting, needed only now.
     from roost.cli.server import run_server
 
