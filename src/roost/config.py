@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roost.core.errors import ConfigError
+from roost.core.ids import new_password
 
 ENV_PREFIX = "ROOST_"
 # Environment variables that look like settings but are secrets read elsewhere.
@@ -249,3 +250,19 @@ def reference_table() -> str:
     lines = ["| key | type | default | what it does |", "|---|---|---|---|"]
     lines += [f"| `{k}` | {t} | `{d}` | {desc} |" for k, t, d, desc in reference()]
     return "\n".join(lines) + "\n"
+
+
+PASSWORD_VARIABLES = ("ROOST_SERVER_PASS", "MEMGPT_SERVER_PASS")
+
+
+def admin_password_from_env(env: dict[str, str] | None = None) -> str | None:
+    """The admin password set by the user (MemGPT's variable works too), if any."""
+    env = dict(os.environ) if env is None else env
+    for name in PASSWORD_VARIABLES:
+        if env.get(name):
+            return env[name]
+    return None
+
+
+def generate_admin_password() -> str:
+    return new_password()

@@ -5,18 +5,20 @@ from __future__ import annotations
 import copy
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import uvicorn
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
-from roost.app import create_app
+from roost.cli.deferred import DeferredApp
 from roost.cli.errors import EXIT_ERROR, config_failure
 from roost.cli.serve import LISTENING, LogLevel, format_url
-from roost.config import Settings
+from roost.config import Settings, admin_password_from_env, generate_admin_password
 from roost.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Long enough for a streaming reply to finish, short enough that `daemon stop` need not
 # escalate to SIGKILL; turns still running after it are drained by the services' close.
@@ -73,7 +75,25 @@ def _log_config(level: LogLevel) -> dict[str, Any]:
 
 def run_server(settings: Settings, log_level: LogLevel) -> None:
     """Serve until SIGINT/SIGTERM. Raises typer.Exit when the server cannot start."""
-    app = ConfigErrorCatcher(create_app(settings))
+    catchers: list[ConfigErrorCatcher] = []
+    failures: list[BaseException] = []
+
+    # Decided before listening, so the line is printed before the port opens.
+    password = admin_password_from_env()
+    if password is None:
+        password = generate_admin_password()
+        print(f"Generated admin server password for this session: {password}", flush=True)
+
+    def build() -> ASGIApp:
+        from roost.app import create_app  # the slow import, done after the port is open
+
+        catchers.append(ConfigErrorCatcher(create_app(settings, admin_password=password)))
+        return catchers[0]
+
+    def failed(exc: BaseException) -> None:
+        failures.append(exc)
+        server.should_exit = True
+
     server_settings = settings.server
     cert = key = None
     if server_settings.use_ssl:
@@ -84,7 +104,7 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
             typer.echo(f"roost: warning: {warning}", err=True)
         cert, key = str(cert_path), str(key_path)
     config = uvicorn.Config(
-        app,
+        DeferredApp(build, failed),
         host=server_settings.bind,
         port=server_settings.port,
         log_level=log_level.value,
@@ -97,10 +117,16 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
     server = RoostServer(config, scheme="https" if cert else "http")
     try:
         server.run()
-    except SystemExit as exc:  # uvicorn exits this way when startup or binding fails
-        if app.error is not None:
-            config_failure(app.error)
+    except SystemExit as exc:  # uvicorn exits this way when binding fails
         raise typer.Exit(EXIT_ERROR) from exc
+    if failures:
+        error = failures[0]
+        if not isinstance(error, ConfigError) and catchers:
+            error = catchers[0].error or error
+        if isinstance(error, ConfigError):
+            config_failure(error)
+        typer.echo(f"roost: the server could not start: {error}", err=True)
+        raise typer.Exit(EXIT_ERROR)
 
 
 class RoostServer(uvicorn.Server):

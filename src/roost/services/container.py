@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from roost.config import Settings
-from roost.core.ids import new_password
+from roost.config import (  # re-exported: the app and the CLI find them here
+    Settings,
+    admin_password_from_env,
+    generate_admin_password,
+)
 from roost.providers.registry import ProviderRegistry
 from roost.services.auth import AuthService
 from roost.services.conversations import ConversationService
@@ -19,19 +21,7 @@ from roost.storage.keys import KeyRepository
 from roost.storage.messages import MessageRepository
 from roost.storage.users import UserRepository
 
-PASSWORD_VARIABLES = ("ROOST_SERVER_PASS", "MEMGPT_SERVER_PASS")
-
-
-def admin_password_from_env(env: dict[str, str] | None = None) -> str | None:
-    env = dict(os.environ) if env is None else env
-    for name in PASSWORD_VARIABLES:
-        if env.get(name):
-            return env[name]
-    return None
-
-
-def generate_admin_password() -> str:
-    return new_password()
+__all__ = ["Services", "admin_password_from_env", "build_services", "generate_admin_password"]
 
 
 @dataclass
