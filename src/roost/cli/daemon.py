@@ -128,7 +128,9 @@ def _wait_ready(pid: int, paths: Paths, offset: int, timeout: float) -> tuple[st
 
 
 def _open_log(path: Path) -> int:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # mkdir(parents=True) gives parents the default mode: make the private home first.
+    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.fchmod(fd, 0o600)  # it may hold prompts and replies: the owner's only
     return fd

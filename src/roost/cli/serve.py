@@ -70,7 +70,8 @@ def serve(
     settings = load_settings(overrides=server_overrides(host, port, use_ssl))
     if not settings.server.enabled:
         fail(
-            f"the HTTP server is disabled ([server] enabled = false in {settings.config_path})",
+            "the HTTP server is disabled ([server] enabled = false, set in "
+            f"{settings.config_path} or ROOST_SERVER_ENABLED)",
             EXIT_CONFIG,
         )
     # Imported here: the web app and uvicorn are the slow part of starting, needed only now.

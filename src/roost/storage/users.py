@@ -35,7 +35,8 @@ class UserRepository:
         self, name: str, *, is_admin: bool = False, user_id: str | None = None
     ) -> User:
         user = User(user_id or new_uuid(), name, is_admin, utcnow())
-        with conflict_on_duplicate(f"user '{name}' or id '{user.id}' already exists"):
+        taken = f"user '{name}'" + (f" or id '{user_id}'" if user_id else "")
+        with conflict_on_duplicate(f"{taken} already exists"):
             async with self._db.write() as conn:
                 await conn.execute(
                     insert(users).values(
