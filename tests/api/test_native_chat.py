@@ -112,3 +112,12 @@ async def test_unknown_session_and_model_are_404(env: Env) -> None:
     model = await env.client.post("/api/chat", json={"message": "Hi", "model": "gpt-9"})
     assert model.status_code == 404
     assert (await env.client.get("/api/sessions")).json()["sessions"] == []
+
+
+async def test_quiet_streams_get_keepalive_comments(env: Env) -> None:
+    env.services.settings.limits.sse_keepalive_seconds = 0.05
+    env.scripts.queue.append([0.3, *reply("late")])
+    async with env.client.stream("POST", "/api/chat/stream", json={"message": "Hi"}) as response:
+        body = (await response.aread()).decode()
+    assert body.count(": keep-alive\n\n") >= 2
+    assert sse_events(body)[-1] == "[DONE]"

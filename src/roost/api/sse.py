@@ -47,7 +47,10 @@ async def _with_keepalive(source: AsyncIterator[str], interval: float) -> AsyncI
     try:
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), timeout=interval)
+                # asyncio.timeout, not wait_for: wait_for wraps each get in a new task,
+                # a cost paid per token.
+                async with asyncio.timeout(interval):
+                    item = await queue.get()
             except TimeoutError:
                 yield KEEPALIVE
                 continue
