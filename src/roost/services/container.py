@@ -57,7 +57,7 @@ async def build_services(
         messages = MessageRepository(database)
         default_user = await users.ensure_default()
         registry = providers or ProviderRegistry(settings)
-        conversations = ConversationService(ConversationRepository(database), messages)
+        conversations = ConversationService(ConversationRepository(database), messages, registry)
         return Services(
             settings=settings,
             database=database,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from roost.core.errors import InvalidRequest, NotFound
 from roost.core.ids import new_uuid
 from roost.core.records import Conversation, Message, User
+from roost.providers.registry import ProviderRegistry
 from roost.storage.conversations import ConversationRepository
 from roost.storage.messages import MessageRepository
 
@@ -14,9 +15,15 @@ DEFAULT_TITLE = "New Conversation"
 
 
 class ConversationService:
-    def __init__(self, conversations: ConversationRepository, messages: MessageRepository) -> None:
+    def __init__(
+        self,
+        conversations: ConversationRepository,
+        messages: MessageRepository,
+        providers: ProviderRegistry,
+    ) -> None:
         self._conversations = conversations
         self._messages = messages
+        self._providers = providers
 
     async def create(
         self,
@@ -31,6 +38,8 @@ class ConversationService:
         if not public_id or len(public_id) > MAX_PUBLIC_ID:
             raise InvalidRequest(f"session id must be 1-{MAX_PUBLIC_ID} characters")
         title = (title or DEFAULT_TITLE)[:MAX_TITLE]
+        if model is not None:
+            self._providers.get(model)  # an unknown model is NotFound before anything is stored
         return await self._conversations.create(
             user.id, public_id, title=title, model=model, system_prompt=system_prompt
         )

@@ -27,8 +27,6 @@ async def create_session(
     body: Annotated[SessionCreateBody | None, Body()] = None,
 ) -> SessionOut:
     body = body or SessionCreateBody()
-    if body.model is not None:
-        services.providers.get(body.model)  # unknown model: 404 before anything is stored
     conversation = await services.conversations.create(
         principal.user, title=body.title, model=body.model, system_prompt=body.system_prompt
     )
