@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from roost.api.deps import PrincipalDep, ServicesDep
-from roost.api.errors import STATUS_BY_CODE, ApiError
 from roost.api.native.schemas import ChatRequestBody, ChatResponseBody, tokens, tool_uses
 from roost.api.sse import DONE, data, sse_response
 from roost.core.errors import from_code
@@ -92,9 +91,7 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
                 }
             )
         elif isinstance(event, TurnFailed):
-            status = STATUS_BY_CODE.get(event.code, 500)
-            error = ApiError(status, event.code, event.message)
-            yield data({"type": "error", "error": {"code": error.code, "message": error.message}})
+            yield data({"type": "error", "error": {"code": event.code, "message": event.message}})
     yield DONE
 
 
