@@ -13,7 +13,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from roost import __version__
 from roost.api import errors
 from roost.api.guards import BodyLimit, HostGuard
+from roost.api.kernel2 import register_errors as register_kernel2_errors
+from roost.api.kernel2 import router as kernel2_router
 from roost.api.native import router as native_router
+from roost.api.openai import register_errors as register_openai_errors
+from roost.api.openai import router as openai_router
 from roost.config import Settings
 from roost.core.errors import ConfigError
 from roost.providers.registry import ProviderRegistry
@@ -72,7 +76,11 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    register_kernel2_errors()
+    register_openai_errors()
     app.include_router(native_router)
+    app.include_router(kernel2_router)
+    app.include_router(openai_router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -49,6 +49,9 @@ class AuthSettings(_Section):
 class LimitSettings(_Section):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body")
     max_message_chars: int = Field(100_000, ge=1, description="Longest chat message")
+    max_messages: int = Field(
+        2048, ge=1, description="Most messages in one OpenAI-style chat request"
+    )
     sse_keepalive_seconds: float = Field(
         15.0, gt=0, description="Idle seconds before an SSE keep-alive comment"
     )
@@ -62,7 +65,9 @@ class ChatSettings(_Section):
 
 class ModelSettings(_Section):
     provider: Literal["llamacpp", "openai", "anthropic"] = Field(
-        "llamacpp", description="Runtime: llamacpp (in-process); openai/anthropic come later"
+        "llamacpp",
+        description="Runtime: llamacpp (in-process), openai (any OpenAI-compatible server), "
+        "anthropic",
     )
     path: str | None = Field(
         None, description="llamacpp: GGUF file (relative to ROOST_HOME); unset: built-in SmolLM2"
@@ -71,13 +76,28 @@ class ModelSettings(_Section):
     n_threads: int | None = Field(None, ge=1, description="llamacpp: threads (unset: all cores)")
     model: str | None = Field(None, description="Remote providers: the upstream model name")
     base_url: str | None = Field(None, description="Remote providers: API base URL")
+    api_key: str | None = Field(
+        None, description="Remote providers: the API key (prefer api_key_env: keys in files leak)"
+    )
     api_key_env: str | None = Field(None, description="Remote providers: env var holding the key")
+    timeout: float = Field(
+        120.0, gt=0, description="Remote providers: seconds to wait for the next byte upstream"
+    )
+    connect_timeout: float = Field(
+        10.0, gt=0, description="Remote providers: seconds to wait for a connection"
+    )
     context_window: int | None = Field(None, ge=128, description="Remote providers: tokens")
-    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature")
-    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling")
+    temperature: float = Field(
+        0.7, ge=0.0, le=2.0, description="Sampling temperature (remote models: sent only when set)"
+    )
+    top_p: float = Field(
+        0.9, gt=0.0, le=1.0, description="Nucleus sampling (remote models: sent only when set)"
+    )
     top_k: int = Field(40, ge=0, description="Top-k sampling (0: off)")
     repeat_penalty: float = Field(1.1, ge=0.0, description="Penalty for repeated tokens")
-    max_tokens: int = Field(1024, ge=1, description="Longest reply, in tokens")
+    max_tokens: int = Field(
+        1024, ge=1, description="Longest reply, in tokens (remote models: sent only when set)"
+    )
     seed: int | None = Field(None, description="Sampling seed (unset: random)")
 
 

@@ -21,7 +21,7 @@ from roost.storage.migrate import HEAD_REVISION, current_revision, head_revision
 from roost.storage.tables import metadata
 from roost.storage.tables import users as users_table
 
-TABLES = {"users", "api_keys", "conversations", "messages", "alembic_version"}
+TABLES = {"users", "api_keys", "conversations", "messages", "roles", "alembic_version"}
 
 
 def _schema_diff(conn: Connection) -> list[object]:
@@ -30,13 +30,13 @@ def _schema_diff(conn: Connection) -> list[object]:
 
 
 async def test_migrations_create_the_schema_at_head(db: Database) -> None:
-    assert head_revision() == HEAD_REVISION == "0001"  # the constant follows the files
+    assert head_revision() == HEAD_REVISION == "0002"  # the constant follows the files
     async with db.read() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         revision = await conn.run_sync(current_revision)
         diff = await conn.run_sync(_schema_diff)
     assert tables >= TABLES
-    assert revision == "0001"
+    assert revision == HEAD_REVISION
     assert diff == [], "migrations and tables.py disagree"
 
 
@@ -53,7 +53,7 @@ async def test_reconnect_is_idempotent_and_keeps_data(db_url: str) -> None:
     try:
         assert await UserRepository(second).get(alice.id) == alice
         async with second.read() as conn:
-            assert await conn.run_sync(current_revision) == "0001"
+            assert await conn.run_sync(current_revision) == HEAD_REVISION
             versions = await conn.scalar(text("SELECT count(*) FROM alembic_version"))
         assert versions == 1
     finally:

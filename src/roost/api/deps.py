@@ -12,7 +12,8 @@ from roost.services.container import Services
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, on every request.
     return cast(Services, request.app.state.services)
 
 

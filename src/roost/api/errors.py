@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +27,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "model_not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
     "payload_too_large": 413,
@@ -34,7 +37,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unavailable": 503,
     "config_error": 500,
 }
-_CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
+_CODE_BY_STATUS = {status: code for code, status in reversed(STATUS_BY_CODE.items())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +62,9 @@ _RENDERERS: list[tuple[str, Renderer]] = []
 
 
 def register_renderer(prefix: str, renderer: Renderer) -> None:
-    _RENDERERS.append((prefix, renderer))
-    _RENDERERS.sort(key=lambda item: len(item[0]), reverse=True)
+    """Render errors under `prefix` with `renderer`; registering again replaces it."""
+    kept = [(p, r) for p, r in _RENDERERS if p != prefix]
+    _RENDERERS[:] = sorted([*kept, (prefix, renderer)], key=lambda i: len(i[0]), reverse=True)
 
 
 def renderer_for(path: str) -> Renderer:
@@ -82,9 +86,18 @@ def render(path: str, error: ApiError) -> Response:
     return response
 
 
+# pydantic puts the member of a union it tried into `loc` ("str", "list[str]",
+# "constrained-str"); a client's `param` names only the field.
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|dict|list|none|.*[\[\]-].*)$")
+
+
+def _field_path(loc: tuple[Any, ...]) -> list[str]:
+    return [str(p) for p in loc if p != "body" and not _TYPE_TAG.match(str(p))]
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        loc = _field_path(tuple(err.get("loc", ())))
         if err.get("type") == "json_invalid":
             return "request body is not valid JSON", None
         if err.get("type") == "missing":

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from roost import __version__
-from roost.cli import chat, configuration, daemon, keys, serve, users
+from roost.cli import chat, configuration, daemon, keys, models, serve, users
 
 app = typer.Typer(
     name="roost",
@@ -47,6 +47,7 @@ app.command("ask")(chat.ask)
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(configuration.app, name="config")
+app.command("models")(models.models)
 
 
 @app.command("version")

@@ -23,6 +23,12 @@ class NotFound(RoostError):
     code = "not_found"
 
 
+class ModelNotFound(NotFound):
+    """A request named a model that is not configured."""
+
+    code = "model_not_found"
+
+
 class Unauthorized(RoostError):
     code = "unauthorized"
 
@@ -62,6 +68,7 @@ def from_code(code: str, message: str) -> RoostError:
     for cls in (
         InvalidRequest,
         NotFound,
+        ModelNotFound,
         Unauthorized,
         Forbidden,
         Conflict,

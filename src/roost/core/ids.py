@@ -28,3 +28,12 @@ def key_hash(secret: str) -> str:
 
 def key_prefix(secret: str) -> str:
     return secret[:KEY_PREFIX_LEN]
+
+
+ROLE_ID_PREFIX = "role_"
+_ROLE_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_role_id() -> str:
+    """`role_` + 6 of [a-z0-9]: short enough to type, 2.2e9 values (storage retries a clash)."""
+    return ROLE_ID_PREFIX + "".join(secrets.choice(_ROLE_ID_ALPHABET) for _ in range(6))

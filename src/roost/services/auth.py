@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import os
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from roost.core.clock import utcnow
 from roost.core.errors import Unauthorized
@@ -14,6 +18,11 @@ from roost.storage.keys import KeyRepository
 
 # Recording every use would turn each read request into a write; a minute is plenty.
 _TOUCH_EVERY = timedelta(minutes=1)
+# A database lookup per request costs more than the rest of a small request; a valid key
+# is remembered briefly. A revocation anywhere on this machine (this server, the CLI)
+# touches a marker file that every process checks (one stat), so it takes effect at once.
+CACHE_SECONDS = 5.0
+_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +40,37 @@ class AuthService:
         admin_password: str,
         *,
         required: bool = True,
+        marker: Path | None = None,
     ) -> None:
         self._keys = keys
         self._default_user = default_user
         self._password_hash = key_hash(admin_password)
         self._required = required
+        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._marker = marker
+        self._marker_seen = self._marker_version()
+
+    def _marker_version(self) -> int:
+        try:
+            return self._marker.stat().st_mtime_ns if self._marker else 0
+        except OSError:
+            return 0
+
+    def forget(self) -> None:
+        """Drop remembered keys here and, through the marker, in other processes."""
+        self._cache.clear()
+        if self._marker is not None:
+            with contextlib.suppress(OSError):
+                self._marker.touch(mode=0o600)
+                os.utime(self._marker, ns=(time.time_ns(), time.time_ns()))
+
+    def _cached(self, digest: str) -> Principal | None:
+        version = self._marker_version()
+        if version != self._marker_seen:
+            self._marker_seen = version
+            self._cache.clear()
+        cached = self._cache.get(digest)
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
 
     @property
     def default_user(self) -> User:
@@ -50,9 +85,20 @@ class AuthService:
             if not self._required and loopback:
                 return Principal(self._default_user, is_admin=False, via="loopback")
             raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
+        digest = key_hash(secret)
+        cached = self._cached(digest)
+        if cached is not None:
+            return cached
+        principal = await self._lookup(secret, digest)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[digest] = (principal, time.monotonic() + CACHE_SECONDS)
+        return principal
+
+    async def _lookup(self, secret: str, digest: str) -> Principal:
         # Always do the key lookup, so a correct password and a wrong key take the same time.
         found = await self._keys.find_active(secret)
-        if self.is_admin_password(secret):
+        if hmac.compare_digest(digest, self._password_hash):
             return Principal(self._default_user, is_admin=True, via="password")
         if found is None:
             raise Unauthorized("invalid API key")

@@ -11,7 +11,10 @@ from roost.config import (  # re-exported: the app and the CLI find them here
 )
 from roost.providers.registry import ProviderRegistry
 from roost.services.auth import AuthService
+from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
+from roost.services.models import ModelService
+from roost.services.roles import RoleService
 from roost.services.status import StatusService
 from roost.services.turns import TurnService
 from roost.services.users import UserService
@@ -19,6 +22,7 @@ from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
 from roost.storage.keys import KeyRepository
 from roost.storage.messages import MessageRepository
+from roost.storage.roles import RoleRepository
 from roost.storage.users import UserRepository
 
 __all__ = ["Services", "admin_password_from_env", "build_services", "generate_admin_password"]
@@ -34,6 +38,9 @@ class Services:
     conversations: ConversationService
     turns: TurnService
     status: StatusService
+    roles: RoleService
+    models: ModelService
+    completions: CompletionService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.turns.drain(drain_seconds)
@@ -58,15 +65,27 @@ async def build_services(
         default_user = await users.ensure_default()
         registry = providers or ProviderRegistry(settings)
         conversations = ConversationService(ConversationRepository(database), messages, registry)
+        turns = TurnService(settings, registry, conversations, messages)
+        auth = AuthService(
+            keys,
+            default_user,
+            admin_password,
+            required=settings.auth.required,
+            marker=settings.home / "keys-changed",
+        )
+        roles = RoleService(RoleRepository(database))
         return Services(
             settings=settings,
             database=database,
             providers=registry,
-            auth=AuthService(keys, default_user, admin_password, required=settings.auth.required),
-            users=UserService(users, keys),
+            auth=auth,
+            users=UserService(users, keys, on_revoke=auth.forget),
             conversations=conversations,
-            turns=TurnService(settings, registry, conversations, messages),
+            turns=turns,
             status=StatusService(registry.default),
+            roles=roles,
+            models=ModelService(registry),
+            completions=CompletionService(settings, registry, turns, roles),
         )
     except BaseException:
         await database.close()

@@ -10,33 +10,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
-from roost.config import ModelSettings, Settings
+from roost.config import Settings
 from roost.core.errors import InvalidRequest, ProviderError, RoostError
-from roost.core.events import (
-    ContentDelta,
-    ReasoningDelta,
-    ToolCall,
-    TurnDone,
-    TurnEvent,
-    TurnFailed,
-    TurnStarted,
-    Usage,
-)
-from roost.core.records import Conversation, Message, TokenUsage, User
-from roost.providers.base import (
-    ChatRequest,
-    Finish,
-    GenerationOptions,
-    ReasoningChunk,
-    TextChunk,
-    ToolCallChunk,
-    UsageChunk,
-)
+from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
+from roost.core.records import Conversation, Message, User
+from roost.providers.base import ChatRequest, GenerationOptions
 from roost.providers.registry import ProviderRegistry
 from roost.services.conversations import ConversationService
+from roost.services.generation import Collected, merge_options, model_events
 from roost.services.prompt import build_prompt
 from roost.storage.messages import MessageRepository
 
@@ -51,6 +35,7 @@ class TurnHandle:
     conversation: Conversation
     model: str
     user_message: Message
+    request: ChatRequest | None = None
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
 
@@ -106,11 +91,14 @@ class TurnService:
         create_session: bool = False,
         model: str | None = None,
         options: GenerationOptions | None = None,
+        request: ChatRequest | None = None,
     ) -> TurnHandle:
         """Validate, store the user message, and start the model in the background.
 
         `session_id=None` starts a new session; an unknown id is 404 unless
         `create_session` (chat.nvim-style clients name their own sessions).
+        `request`, when given, is sent to the model instead of the stored history (OpenAI-
+        style clients send the whole conversation each time); `text` is still stored.
         """
         text = self.validate_message(text)
         model_name, _ = self._providers.get(model)
@@ -129,7 +117,7 @@ class TurnService:
         except BaseException:
             lock.release()
             raise
-        handle = TurnHandle(conversation, model_name, stored)
+        handle = TurnHandle(conversation, model_name, stored, request)
         task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
         handle._task = task
         self._tasks.add(task)
@@ -152,57 +140,40 @@ class TurnService:
     ) -> TurnDone | TurnFailed:
         put = handle._queue.put_nowait
         conversation = handle.conversation
-        text: list[str] = []
-        reasoning: list[str] = []
-        calls: list[ToolCall] = []
-        usage = TokenUsage()
-        finish = "stop"
+        out = Collected()
         try:
             _, provider = self._providers.get(handle.model)
-            model_settings = self._providers.settings_for(handle.model)
-            merged = _merge_options(options, model_settings)
-            history = await self._messages.list(user.id, conversation.id)
-            system = conversation.system_prompt or self._settings.chat.system_prompt
-            prompt, _dropped = await build_prompt(
-                provider, system, history, reserve=merged.max_tokens or 256
-            )
-            stream = provider.stream(ChatRequest(prompt, merged))
-            async with contextlib.aclosing(stream):
-                async for event in stream:
-                    if isinstance(event, TextChunk):
-                        text.append(event.text)
-                        put(ContentDelta(event.text))
-                    elif isinstance(event, ReasoningChunk):
-                        reasoning.append(event.text)
-                        put(ReasoningDelta(event.text))
-                    elif isinstance(event, ToolCallChunk):
-                        call = ToolCall(event.id, event.name, event.arguments)
-                        calls.append(call)
-                        put(call)
-                    elif isinstance(event, UsageChunk):
-                        usage = TokenUsage(event.prompt_tokens, event.completion_tokens)
-                        put(Usage(usage))
-                    elif isinstance(event, Finish):
-                        finish = event.reason
+            merged = merge_options(options, self._providers.settings_for(handle.model))
+            if handle.request is not None:  # the client sent the whole conversation
+                request = replace(handle.request, options=merged)
+            else:
+                history = await self._messages.list(user.id, conversation.id)
+                system = conversation.system_prompt or self._settings.chat.system_prompt
+                prompt, _dropped = await build_prompt(
+                    provider, system, history, reserve=merged.max_tokens or 256
+                )
+                request = ChatRequest(prompt, merged)
+            async for event in model_events(provider, request, out):
+                put(event)
         except asyncio.CancelledError:
-            finish = "cancelled"
+            out.finish = "cancelled"
         except RoostError as exc:
             code = exc.code if not isinstance(exc, ProviderError) else "provider_error"
-            return await self._fail(user, handle, code, exc.message, "".join(text))
+            return await self._fail(user, handle, code, exc.message, out.content)
         except Exception as exc:  # a bug must still leave a recorded, answered turn
             log.exception("turn failed in conversation %s", conversation.public_id)
-            return await self._fail(user, handle, "internal_error", str(exc), "".join(text))
+            return await self._fail(user, handle, "internal_error", str(exc), out.content)
         message = await self._messages.append(
             user.id,
             conversation.id,
             role="assistant",
-            content="".join(text),
-            reasoning="".join(reasoning) or None,
-            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls],
+            content=out.content,
+            reasoning="".join(out.reasoning) or None,
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in out.calls],
             model=handle.model,
-            usage=usage,
+            usage=out.usage,
         )
-        return TurnDone(message, finish, usage, calls)
+        return TurnDone(message, out.finish, out.usage, out.calls)
 
     async def _fail(
         self, user: User, handle: TurnHandle, code: str, detail: str, partial: str
@@ -227,20 +198,3 @@ class TurnService:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
-
-
-def _merge_options(request: GenerationOptions, model: ModelSettings | None) -> GenerationOptions:
-    """Request options win over the model's configured defaults."""
-    if model is None:
-        return request
-    return GenerationOptions(
-        temperature=model.temperature if request.temperature is None else request.temperature,
-        top_p=model.top_p if request.top_p is None else request.top_p,
-        top_k=model.top_k if request.top_k is None else request.top_k,
-        repeat_penalty=(
-            model.repeat_penalty if request.repeat_penalty is None else request.repeat_penalty
-        ),
-        max_tokens=model.max_tokens if request.max_tokens is None else request.max_tokens,
-        seed=model.seed if request.seed is None else request.seed,
-        stop=request.stop,
-    )

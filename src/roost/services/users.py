@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 
 from roost.core.errors import InvalidRequest, NotFound
 from roost.core.records import ApiKey, NewApiKey, User
@@ -20,9 +21,15 @@ def _check_name(name: str, what: str) -> str:
 
 
 class UserService:
-    def __init__(self, users: UserRepository, keys: KeyRepository) -> None:
+    def __init__(
+        self,
+        users: UserRepository,
+        keys: KeyRepository,
+        on_revoke: Callable[[], None] = lambda: None,
+    ) -> None:
         self._users = users
         self._keys = keys
+        self._on_revoke = on_revoke  # drops cached logins, so a revoked key stops at once
 
     async def create(self, name: str, *, is_admin: bool = False) -> User:
         return await self._users.create(_check_name(name, "user name"), is_admin=is_admin)
@@ -41,6 +48,7 @@ class UserService:
         if user.name == "default":
             raise InvalidRequest("the default user cannot be deleted")
         await self._users.delete(user.id)
+        self._on_revoke()
         return user
 
     async def create_key(self, user: User, name: str = "default") -> NewApiKey:
@@ -50,5 +58,7 @@ class UserService:
         return await self._keys.list(user.id)
 
     async def revoke_key(self, user: User, key_id_or_prefix: str) -> None:
-        if not await self._keys.revoke(user.id, key_id_or_prefix):
+        revoked = await self._keys.revoke(user.id, key_id_or_prefix)
+        self._on_revoke()
+        if not revoked:
             raise NotFound(f"no active key '{key_id_or_prefix}' for user '{user.name}'")

@@ -122,3 +122,21 @@ messages = Table(
     # Also the index for "messages of a conversation in order" and for counting them.
     UniqueConstraint("conversation_id", "seq"),
 )
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Unique across users, not per user: kernel2 chat names a role by this id alone.
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("system_prompt", Text, nullable=False),
+    Column("enable_l0_retrieval", Boolean, nullable=False),
+    Column("enable_l1_retrieval", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Also the index for "this user's roles".
+    UniqueConstraint("user_id", "name"),
+)

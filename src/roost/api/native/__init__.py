@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from roost.api.native import chat, sessions, status
+from roost.api.native import chat, models, sessions, status
 
 router = APIRouter()
 router.include_router(status.router)
 router.include_router(chat.router)
 router.include_router(sessions.router)
+router.include_router(models.router)
 
 __all__ = ["router"]

@@ -1,0 +1,161 @@
+"""Proxy overhead of /v1/chat/completions: through roost ÷ straight to the same upstream.
+
+The upstream is benchmarks/_fast_upstream.py (a minimal OpenAI-compatible server in its
+own process); roost runs as `roost serve` with that upstream as an `openai` model. A
+raw-socket client (its own cost is the same on both paths) streams completions with
+`include_usage` over keep-alive connections, 1 and 50 at a time. Direct and proxied runs
+alternate, several rounds, so drift on a noisy machine hits both alike.
+
+    .venv/bin/python benchmarks/proxy_overhead.py [--tokens 32] [--delay-ms 10] [--rounds 3]
+
+Target (issue 3): added p50 ≤ 2 ms, throughput ≥ 0.9 of direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _server import PASSWORD, free_port, start_roost, stop, wait_for_health
+
+BODY = json.dumps(
+    {
+        "model": "fast",
+        "messages": [{"role": "user", "content": "Say something."}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+).encode()
+
+
+def request_bytes(port: int) -> bytes:
+    return (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {PASSWORD}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(BODY)}\r\n\r\n"
+    ).encode() + BODY
+
+
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(head.decode(errors="replace"))
+    body = bytearray()
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return bytes(body)
+        body += (await reader.readexactly(size + 2))[:-2]
+
+
+@dataclass
+class Run:
+    latencies: list[float]
+    wall: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.wall
+
+
+async def run(port: int, clients: int, per_client: int, tokens: int) -> Run:
+    request = request_bytes(port)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for _ in range(per_client):
+                start = time.perf_counter()
+                writer.write(request)
+                body = await read_response(reader)
+                latencies.append(time.perf_counter() - start)
+                # Every answer must be complete: all the words, then [DONE].
+                if body.count(b"word") != tokens or not body.rstrip().endswith(b"[DONE]"):
+                    raise RuntimeError(f"incomplete answer: {body[-200:]!r}")
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return Run(latencies, time.perf_counter() - started)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=32, help="content chunks per reply")
+    parser.add_argument("--delay-ms", type=float, default=10.0, help="upstream ms per token")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=1500, help="per run at 50 clients")
+    args = parser.parse_args()
+
+    upstream_port, roost_port = free_port(), free_port()
+    upstream = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("_fast_upstream.py")),
+            str(upstream_port),
+            str(args.tokens),
+            str(args.delay_ms),
+        ]
+    )
+    home = Path(tempfile.mkdtemp(prefix="roost-bench-"))
+    (home / "config.toml").write_text(
+        f'default_model = "fast"\n[models.fast]\nprovider = "openai"\n'
+        f'base_url = "http://127.0.0.1:{upstream_port}/v1"\nmodel = "fast"\n'
+    )
+    roost = start_roost(home, roost_port)
+    try:
+        wait_for_health(f"http://127.0.0.1:{roost_port}", roost)
+        time.sleep(0.5)  # let the upstream listen too
+        asyncio.run(run(roost_port, 4, 5, args.tokens))  # warm-up: imports, connections
+        asyncio.run(run(upstream_port, 4, 5, args.tokens))
+        print(
+            f"upstream: {args.tokens} tokens, {args.delay_ms} ms apart; "
+            f"{args.rounds} alternating rounds\n"
+        )
+        print(f"{'clients':>7} {'path':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+        for clients in (1, 50):
+            total = 200 if clients == 1 else args.requests
+            runs: dict[str, list[Run]] = {"direct": [], "roost": []}
+            for _ in range(args.rounds):
+                for name, port in (("direct", upstream_port), ("roost", roost_port)):
+                    runs[name].append(
+                        asyncio.run(run(port, clients, total // clients, args.tokens))
+                    )
+            summary: dict[str, tuple[float, float, float]] = {}
+            for name, results in runs.items():
+                latencies = [x for r in results for x in r.latencies]
+                rate = statistics.median(r.throughput for r in results)
+                summary[name] = (pct(latencies, 0.5), pct(latencies, 0.99), rate)
+                p50, p99, rate = summary[name]
+                print(f"{clients:>7} {name:>6} {p50:>8.2f} {p99:>8.2f} {rate:>8.1f}")
+            added = summary["roost"][0] - summary["direct"][0]
+            ratio = summary["roost"][2] / summary["direct"][2]
+            print(
+                f"{clients:>7} added p50 {added:+.2f} ms (target ≤ 2), "
+                f"throughput ratio {ratio:.3f} (target ≥ 0.9)\n"
+            )
+    finally:
+        stop(roost)
+        upstream.terminate()
+        upstream.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""POST /api/kernel2/chat: Second-Me's OpenAI-compatible chat (seed 001).
+
+The same completion service and chunks as /v1, with Second-Me's defaults (stream on,
+temperature 0.1, max_tokens 2000), `metadata.role_id` choosing a stored role's system
+prompt, and Second-Me's error shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.errors import STATUS_BY_CODE
+from roost.api.openai import convert, render
+from roost.api.openai.schemas import ChatFields
+from roost.api.sse import data, sse_response
+from roost.core.errors import from_code
+from roost.core.events import TurnFailed
+
+router = APIRouter(prefix="/api/kernel2", tags=["kernel2"])
+
+
+class Kernel2Metadata(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    enable_l0_retrieval: bool = False
+    enable_l1_retrieval: bool = False
+    role_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+class Kernel2ChatBody(ChatFields):
+    stream: bool = True
+    temperature: float | None = Field(0.1, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(2000, ge=1, le=1_000_000)
+    metadata: Kernel2Metadata | None = None
+
+
+def _error_frame(failed: TurnFailed) -> str:
+    # An in-band error keeps an empty `choices` entry, so clients written like the seed's
+    # example (reading choices[0].delta) stop cleanly instead of raising KeyError.
+    status = STATUS_BY_CODE.get(failed.code, 500)
+    return data(
+        {
+            "success": False,
+            "message": failed.message,
+            "code": status,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "error"}],
+        }
+    )
+
+
+@router.post("/chat", response_model=None)
+async def chat(body: Kernel2ChatBody, services: ServicesDep, principal: PrincipalDep) -> Response:
+    metadata = body.metadata or Kernel2Metadata()
+    # enable_l0_retrieval: retrieval from the user's memory arrives with the memory service;
+    # until then the flag is accepted and has no effect (docs/kernel2.md).
+    request = replace(
+        convert.completion_request(body, role_id=metadata.role_id), unknown_model_is_default=True
+    )
+    completion = await services.completions.start(principal.user, request)
+    events = completion.events()
+    first = await anext(events, None)
+    if first is None or isinstance(first, TurnFailed):
+        failed = first or TurnFailed("internal_error", "the model produced nothing")
+        raise from_code(failed.code, failed.message)
+    if not body.stream:
+        final = await render.final(first, events)
+        if isinstance(final, TurnFailed):
+            raise from_code(final.code, final.message)
+        return JSONResponse(render.completion(completion, final))
+    writer = render.ChunkWriter(completion, include_usage=False)
+    frames = render.frames(completion, first, events, writer, _error_frame)
+    return sse_response(frames, services.settings.limits.sse_keepalive_seconds)

@@ -1,0 +1,27 @@
+"""GET /v1/models and GET /v1/models/{id}: the models configured in roost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from roost.api.deps import PrincipalDep, ServicesDep
+from roost.services.models import ModelInfo
+
+router = APIRouter(tags=["openai"])
+
+
+def _model(info: ModelInfo) -> dict[str, Any]:
+    return {"id": info.name, "object": "model", "created": info.created, "owned_by": "roost"}
+
+
+@router.get("/models")
+async def list_models(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+    return {"object": "list", "data": [_model(info) for info in services.models.list()]}
+
+
+# `:path` because upstream model names often contain slashes (org/model:tag).
+@router.get("/models/{model_id:path}")
+async def get_model(model_id: str, services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+    return _model(services.models.get(model_id))

@@ -1,0 +1,420 @@
+"""Remote models behind an OpenAI-compatible API (OpenAI, Ollama, vLLM, llama.cpp's server).
+
+Through the official `openai` SDK, imported on first use so `import roost` stays fast.
+The SDK does no retries here: roost reports a failure rather than silently tripling the
+latency. Every failure surfaces as a ProviderError naming the model and the cause. The
+helpers at the top are shared with the Anthropic provider.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import AsyncGenerator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from roost.config import ModelSettings, Settings
+from roost.core.errors import ConfigError, ProviderError
+from roost.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Embeddings,
+    Finish,
+    GenerationOptions,
+    ProviderEvent,
+    ReasoningChunk,
+    TextChunk,
+    ToolCallChunk,
+    UsageChunk,
+)
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_CONTEXT_WINDOW = 8192
+PLACEHOLDER_KEY = "not-needed"  # local servers (Ollama, llama.cpp) accept any key
+PROBE_TIMEOUT = 3.0
+_SENT_OPTIONS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+)
+
+
+def resolve_api_key(name: str, model: ModelSettings) -> str:
+    """The key from `api_key`, else from the variable `api_key_env` names, else a placeholder."""
+    if model.api_key:
+        return model.api_key
+    if model.api_key_env:
+        value = os.environ.get(model.api_key_env)
+        if not value:
+            raise ConfigError(
+                f"[models.{name}] api_key_env names '{model.api_key_env}', which is not set"
+            )
+        return value
+    return PLACEHOLDER_KEY
+
+
+def sampling_defaults(model: ModelSettings) -> GenerationOptions:
+    """The sampling settings a config file sets explicitly for this model.
+
+    The built-in defaults suit the embedded model; sent upstream they would override the
+    remote model's own and break models that refuse some of them (OpenAI's reasoning
+    models reject temperature and top_p, newer Claude models both at once)."""
+    chosen = model.model_fields_set
+
+    def pick(key: str) -> Any:
+        return getattr(model, key) if key in chosen else None
+
+    return GenerationOptions(
+        temperature=pick("temperature"),
+        top_p=pick("top_p"),
+        top_k=pick("top_k"),
+        max_tokens=pick("max_tokens"),
+        seed=pick("seed"),
+    )
+
+
+def estimate_tokens(messages: list[ChatMessage]) -> int:
+    """No tokenizer for remote models: ~3 characters a token (English runs nearer 4, code and
+    other languages fewer; erring high keeps prompts inside the window) plus 4 a message
+    for the role and template markers."""
+    total = 0
+    for message in messages:
+        size = len(message.content)
+        for call in message.tool_calls:
+            size += len(call.name) + len(json.dumps(call.arguments))
+        total += size // 3 + 4
+    return total
+
+
+def tool_arguments(label: str, tool: str, raw: str) -> dict[str, Any]:
+    """Parse the streamed JSON arguments of a tool call; anything but an object is an error."""
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise ProviderError(
+            f"{label}: the model called tool '{tool}' with invalid JSON arguments ({exc})"
+        ) from None
+    if not isinstance(value, dict):
+        raise ProviderError(f"{label}: the model called tool '{tool}' with non-object arguments")
+    return value
+
+
+def new_call_id() -> str:
+    return "call_" + secrets.token_hex(12)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _detail(chain: list[BaseException]) -> str:
+    """The transport's own words (httpx's or aiohttp's): the SDKs' wrappers say little."""
+    for error in chain:
+        text = str(error).strip()
+        if text and not type(error).__module__.startswith(("openai", "anthropic")):
+            return text.splitlines()[0]
+    return str(chain[-1]) or type(chain[-1]).__name__
+
+
+def _status_message(exc: Any) -> str:
+    """The upstream's own words from an error body: {"error": {"message": ...}} and kin."""
+    body = exc if isinstance(exc, dict) else getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    elif isinstance(body, str) and body:
+        return body[:300]
+    return str(getattr(exc, "message", exc))
+
+
+def describe_failure(
+    sdk: ModuleType, exc: BaseException, url: str, timeout: float, *, started: bool
+) -> str:
+    """A short reason for a failed call; `started`: the response had begun streaming.
+
+    Judged by the root causes: the SDKs' own classes differ by transport (with aiohttp,
+    a refused connection arrives as a timeout)."""
+    chain = _chain(exc)
+    if isinstance(exc, sdk.APIStatusError):
+        message = _status_message(exc)
+        if started:  # an `error` event inside a 200 stream
+            return f"upstream stream ended early with an error: {message}"
+        return f"HTTP {exc.status_code}: {message}"
+    if not started and any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return f"connection refused to {url}"
+    if any(isinstance(e, TimeoutError) for e in chain):
+        if started:
+            return f"upstream stream ended early: no data for {timeout:g} s"
+        if any(type(e).__name__ in ("ConnectTimeout", "ConnectionTimeoutError") for e in chain):
+            return f"connecting to {url} timed out"
+        return f"no answer from {url} within {timeout:g} s"
+    if isinstance(exc, sdk.APIConnectionError) and not started:
+        return f"cannot connect to {url}: {_detail(chain)}"
+    if isinstance(exc, ValueError):
+        return f"upstream sent malformed data: {exc}"
+    transport = type(exc).__module__.startswith(("httpx", "httpcore", "aiohttp", "h11"))
+    if started and (isinstance(exc, (sdk.APIError, OSError)) or transport):
+        return f"upstream stream ended early: {_detail(chain)}"
+    return f"unexpected failure: {type(exc).__name__}: {exc}"
+
+
+def http_client(sdk: ModuleType, timeout: Any) -> Any:
+    """The SDK's aiohttp transport when aiohttp is there (the SDKs' `aiohttp` extra): under
+    concurrent streams it costs about half the CPU of their default httpx one."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return sdk.DefaultAsyncHttpxClient(timeout=timeout)
+    return getattr(sdk, "DefaultAioHttpClient", sdk.DefaultAsyncHttpxClient)(timeout=timeout)
+
+
+def _collect(calls: dict[int, list[Any]], parts: list[dict[str, Any]]) -> None:
+    """Gather streamed tool-call fragments: the first names the call, the rest add JSON."""
+    for part in parts:
+        call = calls.setdefault(part.get("index", 0), [None, "", []])
+        call[0] = call[0] or part.get("id")
+        function = part.get("function") or {}
+        call[1] += function.get("name") or ""
+        call[2].append(function.get("arguments") or "")
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+        if not message.content:
+            out["content"] = None  # OpenAI's shape for a message that only calls tools
+    return out
+
+
+def _tool_choice(request: ChatRequest) -> Any:
+    choice = request.tool_choice
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def _response_format(request: ChatRequest) -> dict[str, Any] | None:
+    wanted = request.response_format
+    if wanted is None or wanted.type == "text":
+        return None
+    if wanted.type == "json_object":
+        return {"type": "json_object"}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": wanted.name or "response", "schema": wanted.schema or {}},
+    }
+
+
+class OpenAIProvider:
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: str,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str = PLACEHOLDER_KEY,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        defaults: GenerationOptions | None = None,
+    ) -> None:
+        import openai
+
+        self.name = name
+        self.model = model
+        self.base_url = base_url
+        self._sdk: ModuleType = openai
+        self._timeout = timeout
+        self._window = context_window
+        self._defaults = defaults or GenerationOptions()
+        limits = openai.Timeout(timeout, connect=connect_timeout)
+        self._client: AsyncOpenAI = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=limits,
+            http_client=http_client(openai, limits),
+        )
+
+    @classmethod
+    def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> OpenAIProvider:
+        if not model.model:
+            raise ConfigError(
+                f"[models.{name}] provider 'openai' needs `model`, the upstream model name, "
+                f"in {settings.config_path}"
+            )
+        return cls(
+            name,
+            model=model.model,
+            base_url=model.base_url or DEFAULT_BASE_URL,
+            api_key=resolve_api_key(name, model),
+            timeout=model.timeout,
+            connect_timeout=model.connect_timeout,
+            context_window=model.context_window or DEFAULT_CONTEXT_WINDOW,
+            defaults=sampling_defaults(model),
+        )
+
+    @property
+    def context_window(self) -> int:
+        return self._window
+
+    @property
+    def _label(self) -> str:
+        return f"model '{self.name}' (upstream '{self.model}')"
+
+    def _failure(self, exc: BaseException, *, started: bool) -> ProviderError:
+        reason = describe_failure(self._sdk, exc, self.base_url, self._timeout, started=started)
+        return ProviderError(f"{self._label}: {reason}")
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        options, defaults = request.options, self._defaults
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": [_message(m) for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        # top_k and repeat_penalty are not OpenAI parameters; strict servers refuse them.
+        for key in _SENT_OPTIONS:
+            value = getattr(options, key)
+            if value is None:
+                value = getattr(defaults, key)
+            if value is not None:
+                params[key] = value
+        if options.stop:
+            params["stop"] = list(options.stop)
+        if request.tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters or {"type": "object", "properties": {}},
+                    },
+                }
+                for tool in request.tools
+            ]
+            params["tool_choice"] = _tool_choice(request)
+        response_format = _response_format(request)
+        if response_format is not None:
+            params["response_format"] = response_format
+        return params
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
+        # The SDK sends the request and turns error statuses into exceptions, but the body
+        # is ours and already in wire format, so it goes in whole as `extra_body` (the SDK's
+        # typed transform of messages and tools costs ~2 ms a request), and the chunks are
+        # read as plain JSON (building the SDK's pydantic objects for each one would cost
+        # several times what the rest of the proxying does).
+        body = self._params(request)
+        calls: dict[int, list[Any]] = {}  # index -> [id, name, argument fragments]
+        finish: str | None = None
+        usage: dict[str, Any] | None = None
+        started = done = False
+        try:
+            create = self._client.chat.completions.with_streaming_response.create
+            upstream = create(model=self.model, messages=(), extra_body=body)
+            async with upstream as response:  # leaving it closes the response
+                started = True
+                data_lines: list[str] = []
+                async for line in response.iter_lines():
+                    if done:
+                        continue  # read to the body's end, so the connection is kept for reuse
+                    if line.startswith("data:"):
+                        data_lines.append(line[6:] if line.startswith("data: ") else line[5:])
+                        continue
+                    if line or not data_lines:
+                        # Comments (keep-alives), other fields, or an event not yet over: a
+                        # blank line ends an event; one cut off at the end is dropped (SSE).
+                        continue
+                    payload = data_lines[0] if len(data_lines) == 1 else "\n".join(data_lines)
+                    data_lines.clear()
+                    if payload == "[DONE]":
+                        done = True
+                        continue
+                    chunk = json.loads(payload)
+                    if chunk.get("error"):
+                        raise ProviderError(
+                            f"{self._label}: upstream stream ended early with an error: "
+                            f"{_status_message(chunk['error'])}"
+                        )
+                    if chunk.get("usage"):
+                        usage = chunk["usage"]
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta")
+                        if delta:
+                            if delta.get("content"):
+                                yield TextChunk(delta["content"])
+                            # DeepSeek and vLLM: reasoning_content; Ollama: reasoning
+                            thought = delta.get("reasoning_content") or delta.get("reasoning")
+                            if thought:
+                                yield ReasoningChunk(thought)
+                            if delta.get("tool_calls"):
+                                _collect(calls, delta["tool_calls"])
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+        except ProviderError:
+            raise
+        except Exception as exc:
+            if not done:  # after [DONE] the answer is whole, whatever befalls the tail
+                raise self._failure(exc, started=started) from exc
+        if finish is None:
+            raise ProviderError(f"{self._label}: upstream stream ended early (no finish_reason)")
+        for index in sorted(calls):
+            call_id, tool, fragments = calls[index]
+            arguments = tool_arguments(self._label, tool, "".join(fragments))
+            yield ToolCallChunk(call_id or new_call_id(), tool, arguments)
+        if usage is not None:
+            yield UsageChunk(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+        yield Finish(finish)
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        return estimate_tokens(messages)
+
+    async def embed(self, texts: list[str]) -> Embeddings:
+        try:
+            result = await self._client.embeddings.create(
+                model=self.model, input=texts, encoding_format="float"
+            )
+        except Exception as exc:
+            raise self._failure(exc, started=False) from exc
+        rows = sorted(result.data, key=lambda row: row.index)
+        tokens = result.usage.prompt_tokens if result.usage is not None else 0
+        return Embeddings([list(row.embedding) for row in rows], tokens)
+
+    async def probe(self) -> str | None:
+        try:
+            await self._client.models.list(timeout=PROBE_TIMEOUT)
+        except Exception as exc:
+            return describe_failure(self._sdk, exc, self.base_url, PROBE_TIMEOUT, started=False)
+        return None
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,225 @@
+"""OpenAI-style completions: the client sends the whole conversation every time.
+
+Stateless by default (nothing is stored, and a client that goes away stops the model).
+Naming a session stores the exchange there, through the turn service, so the reply is
+kept and answered once even if the client leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from roost.config import Settings
+from roost.core import clock
+from roost.core.errors import InvalidRequest, ProviderError, RoostError
+from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
+from roost.core.ids import new_uuid
+from roost.core.records import Message, Role, User
+from roost.providers.base import (
+    ChatMessage,
+    ChatProvider,
+    ChatRequest,
+    EmbeddingProvider,
+    Embeddings,
+    GenerationOptions,
+    ResponseFormat,
+    ToolChoice,
+    ToolSpec,
+)
+from roost.providers.registry import ProviderRegistry
+from roost.services.generation import Collected, merge_options, model_events
+from roost.services.turns import TurnService
+
+MAX_EMBED_INPUTS = 2048
+log = logging.getLogger(__name__)
+
+
+class RoleLookup(Protocol):
+    async def resolve(self, user: User, role_id: str) -> Role: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    messages: list[ChatMessage]
+    model: str | None = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    response_format: ResponseFormat | None = None
+    session_id: str | None = None  # store the last message and the reply in this session
+    role_id: str | None = None  # a stored role whose system prompt replaces the client's
+    # Second-Me clients send a model name the original server ignored ("gpt-3.5-turbo"):
+    # with this set, a name roost does not know means the default model instead of a 404.
+    unknown_model_is_default: bool = False
+
+
+@dataclass
+class Completion:
+    """A running completion. `events()` yields TurnEvents ending in TurnDone or TurnFailed."""
+
+    id: str
+    created: int
+    model: str
+    session_id: str | None
+    _events: AsyncIterator[TurnEvent]
+
+    def events(self) -> AsyncIterator[TurnEvent]:
+        return self._events
+
+    async def result(self) -> TurnDone | TurnFailed:
+        final: TurnDone | TurnFailed = TurnFailed("internal_error", "completion ended early")
+        async for event in self._events:
+            if isinstance(event, TurnDone | TurnFailed):
+                final = event
+        return final
+
+
+class CompletionService:
+    def __init__(
+        self,
+        settings: Settings,
+        providers: ProviderRegistry,
+        turns: TurnService,
+        roles: RoleLookup | None = None,
+    ) -> None:
+        self._settings = settings
+        self._providers = providers
+        self._turns = turns
+        self._roles = roles
+
+    def _validate(self, request: CompletionRequest) -> None:
+        limits = self._settings.limits
+        if not request.messages:
+            raise InvalidRequest("'messages' must contain at least one message", param="messages")
+        if len(request.messages) > limits.max_messages:
+            raise InvalidRequest(
+                f"'messages' has {len(request.messages)} messages; at most "
+                f"{limits.max_messages} are allowed",
+                param="messages",
+            )
+        for index, message in enumerate(request.messages):
+            if len(message.content) > limits.max_message_chars:
+                raise InvalidRequest(
+                    f"message {index} is longer than {limits.max_message_chars} characters",
+                    param=f"messages.{index}.content",
+                )
+        names = {tool.name for tool in request.tools}
+        choice = request.tool_choice
+        if choice.mode in ("required", "tool") and not request.tools:
+            raise InvalidRequest("'tool_choice' needs 'tools'", param="tool_choice")
+        if choice.mode == "tool" and choice.name not in names:
+            raise InvalidRequest(f"tool_choice names unknown tool '{choice.name}'", "tool_choice")
+
+    async def _system_from_role(self, user: User, request: CompletionRequest) -> list[ChatMessage]:
+        if request.role_id is None or self._roles is None:
+            return request.messages
+        role = await self._roles.resolve(user, request.role_id)
+        rest = [m for m in request.messages if m.role != "system"]
+        return [ChatMessage("system", role.system_prompt), *rest]
+
+    async def start(self, user: User, request: CompletionRequest) -> Completion:
+        """Validate and begin. Raises (before any generation) for bad input or unknown model."""
+        self._validate(request)
+        asked = request.model
+        if request.unknown_model_is_default and asked not in self._providers.names():
+            asked = None
+        model, provider = self._providers.get(asked)
+        messages = await self._system_from_role(user, request)
+        options = merge_options(request.options, self._providers.settings_for(model))
+        chat = ChatRequest(
+            messages, options, request.tools, request.tool_choice, request.response_format
+        )
+        completion_id = f"chatcmpl-{new_uuid().replace('-', '')}"
+        created = int(time.time())
+        if request.session_id is not None:
+            events = await self._stored(user, model, request, chat)
+        else:
+            events = _stateless(model, provider, chat)
+        return Completion(completion_id, created, model, request.session_id, events)
+
+    async def _stored(
+        self, user: User, model: str, request: CompletionRequest, chat: ChatRequest
+    ) -> AsyncIterator[TurnEvent]:
+        last = chat.messages[-1]
+        if last.role != "user":
+            raise InvalidRequest(
+                "with a session, the last message must be the user's new message",
+                param="messages",
+            )
+        handle = await self._turns.start(
+            user,
+            last.content,
+            session_id=request.session_id,
+            create_session=True,
+            model=model,
+            options=chat.options,
+            request=chat,
+        )
+        return _without_start(handle.events())
+
+    async def embed(
+        self, user: User, model: str | None, texts: list[str], *, dimensions: int | None = None
+    ) -> tuple[str, Embeddings]:
+        """Vectors for `texts` from `model` (which must be able to embed)."""
+        if not texts:
+            raise InvalidRequest("'input' must not be empty", param="input")
+        if len(texts) > MAX_EMBED_INPUTS:
+            raise InvalidRequest(f"at most {MAX_EMBED_INPUTS} inputs per request", "input")
+        limit = self._settings.limits.max_message_chars
+        for index, text in enumerate(texts):
+            if not text:
+                raise InvalidRequest(f"input {index} is empty", param="input")
+            if len(text) > limit:
+                raise InvalidRequest(f"input {index} is longer than {limit} characters", "input")
+        name, provider = self._providers.get(model)
+        if not isinstance(provider, EmbeddingProvider):
+            raise InvalidRequest(f"model '{name}' cannot make embeddings", param="model")
+        result = await provider.embed(texts)
+        size = len(result.vectors[0]) if result.vectors else 0
+        if dimensions is not None and dimensions != size:
+            raise InvalidRequest(
+                f"model '{name}' makes {size}-dimensional vectors; 'dimensions' cannot change that",
+                param="dimensions",
+            )
+        return name, result
+
+
+async def _without_start(events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+    async for event in events:
+        if not isinstance(event, TurnStarted):
+            yield event
+
+
+async def _stateless(
+    model: str, provider: ChatProvider, chat: ChatRequest
+) -> AsyncIterator[TurnEvent]:
+    """Generate in the caller's task: if the caller stops reading, the model stops."""
+    out = Collected()
+    try:
+        async for event in model_events(provider, chat, out):
+            yield event
+    except RoostError as exc:
+        code = "provider_error" if isinstance(exc, ProviderError) else exc.code
+        yield TurnFailed(code, exc.message)
+        return
+    except Exception as exc:  # a bug must still end the stream with an error
+        log.exception("completion failed on model %s", model)
+        yield TurnFailed("internal_error", str(exc))
+        return
+    reply = Message(
+        id=0,
+        conversation_id=0,
+        seq=0,
+        role="assistant",
+        content=out.content,
+        created_at=clock.utcnow(),
+        reasoning="".join(out.reasoning) or None,
+        tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in out.calls],
+        model=model,
+        usage=out.usage,
+    )
+    yield TurnDone(reply, out.finish, out.usage, out.calls)
