@@ -29,31 +29,37 @@ def data(payload: Any) -> str:
 async def _with_keepalive(source: AsyncIterator[str], interval: float) -> AsyncIterator[str]:
     """Yield the source's frames; a comment after `interval` idle seconds keeps proxies open.
 
-    The source runs in its own task so a timeout never cancels it mid-step. When the
-    reader is slower than the model, frames already waiting go out in one write.
+    The source runs in its own task so a keep-alive never interrupts it mid-step. When the
+    reader is slower than the model, frames already waiting go out in one write. Idleness
+    is watched by one timer task that wakes every `interval`, not by a timeout around each
+    frame: that would cost a timer per token.
     """
     queue: asyncio.Queue[object] = asyncio.Queue()
+    activity = [0]  # frames queued; the ticker compares it with what it saw last time
 
     async def pump() -> None:
         try:
             async for frame in source:
+                activity[0] += 1
                 queue.put_nowait(frame)
         except Exception as exc:  # surfaced to the reader below
             queue.put_nowait(exc)
         finally:
             queue.put_nowait(_END)
 
+    async def ticker() -> None:
+        seen = -1
+        while True:
+            await asyncio.sleep(interval)
+            if activity[0] == seen:
+                queue.put_nowait(KEEPALIVE)
+            seen = activity[0]
+
     task = asyncio.create_task(pump())
+    timer = asyncio.create_task(ticker())
     try:
         while True:
-            try:
-                # asyncio.timeout, not wait_for: wait_for wraps each get in a new task,
-                # a cost paid per token.
-                async with asyncio.timeout(interval):
-                    item = await queue.get()
-            except TimeoutError:
-                yield KEEPALIVE
-                continue
+            item = await queue.get()
             batch: list[str] = []
             while True:
                 if item is _END:
@@ -70,9 +76,11 @@ async def _with_keepalive(source: AsyncIterator[str], interval: float) -> AsyncI
                 item = queue.get_nowait()
             yield "".join(batch)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, timer):
+            running.cancel()
+        for running in (task, timer):
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
 
 
 def sse_response(frames: AsyncIterator[str], keepalive_seconds: float) -> StreamingResponse:

@@ -43,10 +43,11 @@ class DeferredApp:
         if not self._ready.is_set() and scope["type"] == "http" and scope["path"] == "/health":
             await _send_json(send, 200, _HEALTH)
             return
-        try:
-            await asyncio.wait_for(self._ready.wait(), READY_WAIT_SECONDS)
-        except TimeoutError:
-            self._failed = True
+        if not self._ready.is_set():  # once started, no wait (wait_for costs a task)
+            try:
+                await asyncio.wait_for(self._ready.wait(), READY_WAIT_SECONDS)
+            except TimeoutError:
+                self._failed = True
         if self._failed or self._app is None:
             if scope["type"] == "http":
                 body = b'{"error":{"code":"unavailable","message":"roost is starting"}}'
