@@ -65,6 +65,11 @@ def create_app(
         )
         app.state.services = services
         try:
+            await services.memory.start(services.auth.default_user)
+        except BaseException:
+            await services.close()
+            raise
+        try:
             yield
         finally:
             await services.close()

@@ -63,6 +63,31 @@ class ChatSettings(_Section):
     )
 
 
+class MemorySettings(_Section):
+    workspace: Path | None = Field(
+        None,
+        description="The default user's markdown workspace (relative: to ROOST_HOME; unset: "
+        "$ROOST_HOME/workspace); other users get $ROOST_HOME/workspaces/<user id>",
+    )
+    chunk_tokens: int = Field(400, ge=32, le=8192, description="Index chunk size, in tokens")
+    chunk_overlap: int = Field(80, ge=0, description="Tokens shared by neighbouring chunks")
+    watch: bool = Field(True, description="Re-index workspace files as they change")
+    debounce_ms: int = Field(
+        300,
+        ge=10,
+        le=60_000,
+        description="Longest time the watcher groups changes before re-indexing",
+    )
+    include_in_chat: bool = Field(
+        True, description="Default for include_memory: memory context in chat prompts"
+    )
+    context_tokens: int = Field(
+        600, ge=0, description="Most prompt tokens memory context may take in a chat turn"
+    )
+    search_hits: int = Field(3, ge=0, le=20, description="Search hits added to a chat prompt")
+    log_turns: bool = Field(True, description="Append each finished chat turn to today's daily log")
+
+
 class ModelSettings(_Section):
     provider: Literal["llamacpp", "openai", "anthropic"] = Field(
         "llamacpp",
@@ -125,6 +150,7 @@ class Settings(_Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @property

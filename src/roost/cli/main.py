@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from roost import __version__
-from roost.cli import chat, configuration, daemon, keys, models, serve, users
+from roost.cli import chat, configuration, daemon, keys, memory, models, serve, users
 
 app = typer.Typer(
     name="roost",
@@ -48,6 +48,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(configuration.app, name="config")
 app.command("models")(models.models)
+app.add_typer(memory.app, name="memory")
 
 
 @app.command("version")

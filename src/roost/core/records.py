@@ -87,3 +87,36 @@ class Role:
     enable_l1_retrieval: bool
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryChunk:
+    """A piece of a workspace file; lines are 1-indexed and inclusive."""
+
+    line_start: int
+    line_end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryHit:
+    file: str  # relative to the workspace, with "/" separators
+    content: str
+    score: float  # higher is better, in (0, 1)
+    line_start: int
+    line_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    path: str
+    content_hash: str
+    size_bytes: int
+    indexed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    files: int
+    chunks: int
+    last_indexed: datetime | None

@@ -32,6 +32,7 @@ from roost.providers.base import (
 )
 from roost.providers.registry import ProviderRegistry
 from roost.services.generation import Collected, merge_options, model_events
+from roost.services.memory_context import MemoryContext, with_memory
 from roost.services.turns import TurnService
 
 MAX_EMBED_INPUTS = 2048
@@ -55,6 +56,8 @@ class CompletionRequest:
     # Second-Me clients send a model name the original server ignored ("gpt-3.5-turbo"):
     # with this set, a name roost does not know means the default model instead of a 404.
     unknown_model_is_default: bool = False
+    # Second-Me's enable_l0_retrieval: add what the user's memory holds on the question.
+    retrieval: bool = False
 
 
 @dataclass
@@ -85,7 +88,9 @@ class CompletionService:
         providers: ProviderRegistry,
         turns: TurnService,
         roles: RoleLookup | None = None,
+        memory: MemoryContext | None = None,
     ) -> None:
+        self._memory = memory
         self._settings = settings
         self._providers = providers
         self._turns = turns
@@ -114,12 +119,31 @@ class CompletionService:
         if choice.mode == "tool" and choice.name not in names:
             raise InvalidRequest(f"tool_choice names unknown tool '{choice.name}'", "tool_choice")
 
-    async def _system_from_role(self, user: User, request: CompletionRequest) -> list[ChatMessage]:
+    async def _system_from_role(
+        self, user: User, request: CompletionRequest
+    ) -> tuple[list[ChatMessage], bool]:
+        """The messages with the role's system prompt, and whether the role asks for
+        retrieval from memory."""
         if request.role_id is None or self._roles is None:
-            return request.messages
+            return request.messages, False
         role = await self._roles.resolve(user, request.role_id)
         rest = [m for m in request.messages if m.role != "system"]
-        return [ChatMessage("system", role.system_prompt), *rest]
+        return [ChatMessage("system", role.system_prompt), *rest], role.enable_l0_retrieval
+
+    async def _with_retrieval(
+        self, user: User, messages: list[ChatMessage], provider: ChatProvider
+    ) -> list[ChatMessage]:
+        assert self._memory is not None
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        if not question.strip():
+            return messages
+        has_system = bool(messages) and messages[0].role == "system"
+        system = messages[0].content if has_system else None
+        budget = self._settings.memory.context_tokens
+        system = await with_memory(self._memory, user, system, question, provider, budget)
+        if system is None:
+            return messages
+        return [ChatMessage("system", system), *(messages[1:] if has_system else messages)]
 
     async def start(self, user: User, request: CompletionRequest) -> Completion:
         """Validate and begin. Raises (before any generation) for bad input or unknown model."""
@@ -128,7 +152,9 @@ class CompletionService:
         if request.unknown_model_is_default and asked not in self._providers.names():
             asked = None
         model, provider = self._providers.get(asked)
-        messages = await self._system_from_role(user, request)
+        messages, role_retrieval = await self._system_from_role(user, request)
+        if (request.retrieval or role_retrieval) and self._memory is not None:
+            messages = await self._with_retrieval(user, messages, provider)
         options = merge_options(request.options, self._providers.settings_for(model))
         chat = ChatRequest(
             messages, options, request.tools, request.tool_choice, request.response_format

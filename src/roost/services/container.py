@@ -13,6 +13,7 @@ from roost.providers.registry import ProviderRegistry
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
+from roost.services.memory import MemoryService
 from roost.services.models import ModelService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
@@ -21,6 +22,7 @@ from roost.services.users import UserService
 from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
 from roost.storage.keys import KeyRepository
+from roost.storage.memory import MemoryIndexRepository
 from roost.storage.messages import MessageRepository
 from roost.storage.roles import RoleRepository
 from roost.storage.users import UserRepository
@@ -41,9 +43,11 @@ class Services:
     roles: RoleService
     models: ModelService
     completions: CompletionService
+    memory: MemoryService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.turns.drain(drain_seconds)
+        await self.memory.close()
         await self.providers.close()
         await self.database.close()
 
@@ -65,7 +69,8 @@ async def build_services(
         default_user = await users.ensure_default()
         registry = providers or ProviderRegistry(settings)
         conversations = ConversationService(ConversationRepository(database), messages, registry)
-        turns = TurnService(settings, registry, conversations, messages)
+        memory = MemoryService(settings, MemoryIndexRepository(database))
+        turns = TurnService(settings, registry, conversations, messages, memory)
         auth = AuthService(
             keys,
             default_user,
@@ -82,10 +87,11 @@ async def build_services(
             users=UserService(users, keys, on_revoke=auth.forget),
             conversations=conversations,
             turns=turns,
-            status=StatusService(registry.default),
+            status=StatusService(registry.default, memory.status),
             roles=roles,
             models=ModelService(registry),
-            completions=CompletionService(settings, registry, turns, roles),
+            completions=CompletionService(settings, registry, turns, roles, memory),
+            memory=memory,
         )
     except BaseException:
         await database.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from roost import __version__
@@ -31,14 +32,19 @@ class ServerStatus:
 
 
 class StatusService:
-    def __init__(self, default_model: str) -> None:
+    def __init__(
+        self, default_model: str, memory: Callable[[], tuple[int, int]] = lambda: (0, 0)
+    ) -> None:
         self._started = time.monotonic()
         self._model = default_model
+        self._memory = memory  # (files indexed, chunks) of the default workspace
 
     def status(self) -> ServerStatus:
-        # Memory and heartbeat report zeros/disabled until those services exist.
+        # The heartbeat reports disabled until that service exists.
+        files, chunks = self._memory()
         return ServerStatus(
             version=__version__,
             uptime_seconds=int(time.monotonic() - self._started),
             model=self._model,
+            memory=MemoryStatus(files_indexed=files, chunks=chunks),
         )

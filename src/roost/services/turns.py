@@ -21,6 +21,7 @@ from roost.providers.base import ChatRequest, GenerationOptions
 from roost.providers.registry import ProviderRegistry
 from roost.services.conversations import ConversationService
 from roost.services.generation import Collected, merge_options, model_events
+from roost.services.memory_context import MemoryContext, with_memory
 from roost.services.prompt import build_prompt
 from roost.storage.messages import MessageRepository
 
@@ -36,6 +37,7 @@ class TurnHandle:
     model: str
     user_message: Message
     request: ChatRequest | None = None
+    include_memory: bool = False
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
 
@@ -66,8 +68,10 @@ class TurnService:
         providers: ProviderRegistry,
         conversations: ConversationService,
         messages: MessageRepository,
+        memory: MemoryContext | None = None,
     ) -> None:
         self._settings = settings
+        self._memory = memory
         self._providers = providers
         self._conversations = conversations
         self._messages = messages
@@ -92,6 +96,7 @@ class TurnService:
         model: str | None = None,
         options: GenerationOptions | None = None,
         request: ChatRequest | None = None,
+        include_memory: bool | None = None,
     ) -> TurnHandle:
         """Validate, store the user message, and start the model in the background.
 
@@ -117,7 +122,9 @@ class TurnService:
         except BaseException:
             lock.release()
             raise
-        handle = TurnHandle(conversation, model_name, stored, request)
+        if include_memory is None:
+            include_memory = self._settings.memory.include_in_chat
+        handle = TurnHandle(conversation, model_name, stored, request, include_memory)
         task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
         handle._task = task
         self._tasks.add(task)
@@ -148,7 +155,16 @@ class TurnService:
                 request = replace(handle.request, options=merged)
             else:
                 history = await self._messages.list(user.id, conversation.id)
-                system = conversation.system_prompt or self._settings.chat.system_prompt
+                system: str | None = conversation.system_prompt or self._settings.chat.system_prompt
+                if handle.include_memory and self._memory is not None:
+                    system = await with_memory(
+                        self._memory,
+                        user,
+                        system,
+                        handle.user_message.content,
+                        provider,
+                        self._settings.memory.context_tokens,
+                    )
                 prompt, _dropped = await build_prompt(
                     provider, system, history, reserve=merged.max_tokens or 256
                 )
@@ -173,6 +189,11 @@ class TurnService:
             model=handle.model,
             usage=out.usage,
         )
+        if self._memory is not None and self._settings.memory.log_turns:
+            try:
+                await self._memory.append_turn(user, handle.user_message.content, out.content)
+            except (RoostError, OSError):  # the reply is saved; a log line is not worth failing
+                log.warning("could not append the turn to the daily log", exc_info=True)
         return TurnDone(message, out.finish, out.usage, out.calls)
 
     async def _fail(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -140,3 +143,57 @@ roles = Table(
     # Also the index for "this user's roles".
     UniqueConstraint("user_id", "name"),
 )
+
+memory_files = Table(
+    "memory_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("path", Text, nullable=False),  # relative to the workspace, "/" separators
+    Column("content_hash", String(128), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("indexed_at", UTCDateTime, nullable=False),
+    # Also the index for "this user's files".
+    UniqueConstraint("user_id", "path"),
+    # The target of memory_chunks' two-column key.
+    UniqueConstraint("id", "user_id"),
+)
+
+memory_chunks = Table(
+    "memory_chunks",
+    metadata,
+    # SQLite: an INTEGER PRIMARY KEY is the rowid, which the FTS5 index refers to.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, nullable=False),
+    # Denormalised so that search filters hits without a join; the key below makes the
+    # database guarantee that it always equals the file's owner.
+    Column("user_id", String(36), nullable=False),
+    Column("line_start", Integer, nullable=False),
+    Column("line_end", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["file_id", "user_id"], ["memory_files.id", "memory_files.user_id"], ondelete="CASCADE"
+    ),
+    # Replacing or removing a file (and the cascade) finds its chunks by file_id.
+    Index("ix_memory_chunks_file_id", "file_id"),
+)
+
+# Made by migration 0003 in dialect-specific DDL that a Table cannot describe: SQLite's
+# FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
+# generated tsvector column with its GIN index.
+_RAW_DDL_TABLE_PREFIX = "memory_fts"
+_RAW_DDL_COLUMNS = {("memory_chunks", "tsv")}
+_RAW_DDL_INDEXES = {"ix_memory_chunks_tsv"}
+
+
+def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
+    """Alembic's `include_name` hook: leave the raw-DDL objects above out of schema diffs."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(_RAW_DDL_TABLE_PREFIX)
+    if type_ == "column":
+        return (parent_names.get("table_name"), name) not in _RAW_DDL_COLUMNS
+    if type_ == "index":
+        return name not in _RAW_DDL_INDEXES
+    return True

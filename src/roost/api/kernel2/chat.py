@@ -56,10 +56,10 @@ def _error_frame(failed: TurnFailed) -> str:
 @router.post("/chat", response_model=None)
 async def chat(body: Kernel2ChatBody, services: ServicesDep, principal: PrincipalDep) -> Response:
     metadata = body.metadata or Kernel2Metadata()
-    # enable_l0_retrieval: retrieval from the user's memory arrives with the memory service;
-    # until then the flag is accepted and has no effect (docs/kernel2.md).
     request = replace(
-        convert.completion_request(body, role_id=metadata.role_id), unknown_model_is_default=True
+        convert.completion_request(body, role_id=metadata.role_id),
+        unknown_model_is_default=True,
+        retrieval=metadata.enable_l0_retrieval,
     )
     completion = await services.completions.start(principal.user, request)
     events = completion.events()

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from roost.api.native import chat, models, sessions, status
+from roost.api.native import chat, memory, models, sessions, status
 
 router = APIRouter()
 router.include_router(status.router)
 router.include_router(chat.router)
 router.include_router(sessions.router)
 router.include_router(models.router)
+router.include_router(memory.router)
 
 __all__ = ["router"]

@@ -29,7 +29,11 @@ router = APIRouter(prefix="/api/chat", tags=["native"])
 
 async def _start(body: ChatRequestBody, services: Services, principal: Principal) -> TurnHandle:
     return await services.turns.start(
-        principal.user, body.message, session_id=body.session_id, model=body.model
+        principal.user,
+        body.message,
+        session_id=body.session_id,
+        model=body.model,
+        include_memory=body.include_memory,
     )
 
 

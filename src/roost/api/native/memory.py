@@ -1,0 +1,78 @@
+"""The memory API of seed 000: search, stats, reindex, and workspace files."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from roost.api.deps import PrincipalDep, ServicesDep
+from roost.core.clock import isoformat
+
+router = APIRouter(prefix="/api/memory", tags=["native"])
+
+MAX_QUERY = 10_000
+MAX_FILE_CHARS = 1_048_576
+
+
+class MemoryHitOut(BaseModel):
+    file: str
+    content: str
+    score: float
+    line_start: int
+    line_end: int
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[MemoryHitOut]
+    total: int
+
+
+class FileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: StrictStr = Field(max_length=MAX_FILE_CHARS)
+
+
+@router.get("/search")
+async def search(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description="Search query")],
+    limit: Annotated[int, Query(ge=1, le=100, description="Max results")] = 10,
+) -> SearchOut:
+    hits = await services.memory.search(principal.user, q, limit)
+    results = [MemoryHitOut(**asdict(hit)) for hit in hits]
+    return SearchOut(query=q, results=results, total=len(results))
+
+
+@router.get("/stats")
+async def stats(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    found = asdict(await services.memory.stats(principal.user))
+    last = found["index"]["last_indexed"]
+    found["index"]["last_indexed"] = isoformat(last) if last is not None else None
+    return found
+
+
+@router.post("/reindex")
+async def reindex(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    result = await services.memory.reindex(principal.user, force=True)
+    return asdict(result)
+
+
+# `:path` so nested files (memory/2026-11-26.md) are one parameter; the service confines it.
+@router.get("/files/{path:path}", response_class=PlainTextResponse)
+async def read_file(path: str, services: ServicesDep, principal: PrincipalDep) -> str:
+    return await services.memory.read_file(principal.user, path)
+
+
+@router.put("/files/{path:path}")
+async def write_file(
+    path: str, body: FileBody, services: ServicesDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    await services.memory.write_file(principal.user, path, body.content)
+    return {"path": path, "size_bytes": len(body.content.encode("utf-8"))}
