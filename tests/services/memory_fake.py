@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +29,11 @@ class FakeMemoryIndex:
     def _user(self, user_id: str) -> dict[str, tuple[IndexedFile, list[MemoryChunk]]]:
         return self.data.setdefault(user_id, {})
 
-    async def files(self, user_id: str) -> dict[str, IndexedFile]:
-        return {path: entry for path, (entry, _) in self._user(user_id).items()}
+    async def files(
+        self, user_id: str, paths: Sequence[str] | None = None
+    ) -> dict[str, IndexedFile]:
+        found = {path: entry for path, (entry, _) in self._user(user_id).items()}
+        return found if paths is None else {p: e for p, e in found.items() if p in paths}
 
     async def replace_file(
         self,

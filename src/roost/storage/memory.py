@@ -103,10 +103,18 @@ def tsquery_text(query: str) -> str | None:
     return " | ".join(f"'{term}'" for term in terms) if terms else None
 
 
-def _score(raw: float) -> float:
-    """Map a non-negative relevance to (0, 1), keeping the order: s / (1 + s)."""
-    raw = max(float(raw), 0.0)
-    return raw / (1.0 + raw)
+def _scores(raw: Sequence[float]) -> list[float]:
+    """Relevance relative to the query's best hit: the best scores 1.0, others their share.
+
+    bm25's absolute values depend on the size of the index (with only a few chunks its
+    IDF is clamped to ~1e-6), so s / (1 + s) gave tiny scores in small workspaces; a
+    share of the best is stable and still orders the hits.
+    """
+    values = [max(float(value), 0.0) for value in raw]
+    best = max(values, default=0.0)
+    if best <= 0.0:
+        return [1.0 for _ in values]
+    return [round(value / best, 6) for value in values]
 
 
 def _batches(values: Sequence[Any], size: int = _IN_BATCH) -> Iterator[Sequence[Any]]:
@@ -123,15 +131,21 @@ class MemoryIndexRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def files(self, user_id: str) -> dict[str, IndexedFile]:
-        """The user's indexed files by path, to compare with the workspace on disk."""
+    async def files(
+        self, user_id: str, paths: Sequence[str] | None = None
+    ) -> dict[str, IndexedFile]:
+        """The user's indexed files by path (only `paths`, when given: the watcher asks
+        about a few files, and reading every row of a large index costs tens of ms)."""
         query = select(memory_files).where(memory_files.c.user_id == user_id)
+        found: dict[str, IndexedFile] = {}
         async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return {
-            row.path: IndexedFile(row.path, row.content_hash, row.size_bytes, row.indexed_at)
-            for row in rows
-        }
+            for batch in [None] if paths is None else _batches(list(paths)):
+                wanted = query if batch is None else query.where(memory_files.c.path.in_(batch))
+                for row in (await conn.execute(wanted)).all():
+                    found[row.path] = IndexedFile(
+                        row.path, row.content_hash, row.size_bytes, row.indexed_at
+                    )
+        return found
 
     async def replace_file(
         self,
@@ -211,8 +225,8 @@ class MemoryIndexRepository:
         """The user's chunks that share words with `query`, best first.
 
         Raw user text is safe here: only its words reach the search engine. Score is
-        s / (1 + s) with s = -bm25 (SQLite) or ts_rank_cd (PostgreSQL): in (0, 1), higher
-        is better, comparable within one backend only.
+        s / s_best with s = -bm25 (SQLite) or ts_rank_cd (PostgreSQL): the best hit 1.0,
+        the others their share of it.
         """
         if limit <= 0:
             return []
@@ -223,15 +237,16 @@ class MemoryIndexRepository:
         params = {"match": match, "user_id": user_id, "limit": limit}
         async with self._db.read() as conn:
             rows = (await conn.execute(_SEARCH[dialect], params)).all()
+        scores = _scores([row.s for row in rows])
         return [
             MemoryHit(
                 file=row.path,
                 content=row.text,
-                score=_score(row.s),
+                score=score,
                 line_start=row.line_start,
                 line_end=row.line_end,
             )
-            for row in rows
+            for row, score in zip(rows, scores, strict=True)
         ]
 
     async def stats(self, user_id: str) -> IndexStats:

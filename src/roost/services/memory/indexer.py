@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,7 +26,9 @@ Progress = Callable[[int, int], object]  # (files done, files in total)
 class MemoryIndex(Protocol):
     """What the services need of `roost.storage.memory.MemoryIndexRepository`."""
 
-    async def files(self, user_id: str) -> dict[str, IndexedFile]: ...
+    async def files(
+        self, user_id: str, paths: Sequence[str] | None = None
+    ) -> dict[str, IndexedFile]: ...
 
     async def replace_file(
         self,
@@ -117,7 +119,9 @@ class Indexer:
         started = time.perf_counter()
         wanted = list(paths)
         async with self._lock(user_id):
-            known = await self._repo.files(user_id)
+            # Files only: ask the index about just those; a folder needs all it holds.
+            only_files = all(path.endswith(".md") for path in wanted)
+            known = await self._repo.files(user_id, wanted if only_files else None)
             present, gone = await asyncio.to_thread(_sort_paths, workspace, wanted, known)
             scan = await asyncio.to_thread(self._scan, workspace, present, known, False)
             if scan.items:
