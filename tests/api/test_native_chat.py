@@ -18,7 +18,8 @@ async def test_health_is_public_and_status_needs_a_key(env: Env) -> None:
     status = (await env.client.get("/api/status")).json()
     assert set(status) == {"version", "uptime_seconds", "model", "memory", "heartbeat"}
     assert status["model"] == "scripted"
-    assert status["memory"] == {"files_indexed": 2, "chunks": 2}  # the two templates
+    # The two templates are indexed; search is keyword-only (no embedding model yet).
+    assert status["memory"] == {"files_indexed": 2, "chunks": 2, "search": "keyword"}
     assert status["heartbeat"]["enabled"] is False
 
 

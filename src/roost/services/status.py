@@ -13,6 +13,8 @@ from roost import __version__
 class MemoryStatus:
     files_indexed: int = 0
     chunks: int = 0
+    # "keyword" (bm25 / ts_rank) until vector search with an embedding model exists.
+    search: str = "keyword"
 
 
 @dataclass(frozen=True, slots=True)
