@@ -47,7 +47,9 @@ def direct_round(llm: Llama, max_tokens: int) -> tuple[str, float]:
 def roost_round(client: httpx.Client, max_tokens: int) -> tuple[str, float]:
     start = time.perf_counter()
     parts = []
-    with client.stream("POST", "/api/chat/stream", json={"message": PROMPT}) as response:
+    # Without memory context, so roost sends the model the same prompt as the baseline.
+    body = {"message": PROMPT, "include_memory": False}
+    with client.stream("POST", "/api/chat/stream", json=body) as response:
         for line in response.iter_lines():
             if line.startswith("data: {"):
                 event = json.loads(line[6:])

@@ -85,7 +85,11 @@ class MemorySettings(_Section):
         600, ge=0, description="Most prompt tokens memory context may take in a chat turn"
     )
     search_hits: int = Field(3, ge=0, le=20, description="Search hits added to a chat prompt")
-    log_turns: bool = Field(True, description="Append each finished chat turn to today's daily log")
+    # Off by default: with it on, every conversation's text flows into every later prompt
+    # through today's log, which costs prompt room and mixes unrelated conversations.
+    log_turns: bool = Field(
+        False, description="Append each finished chat turn to today's daily log"
+    )
 
 
 class ModelSettings(_Section):

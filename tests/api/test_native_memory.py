@@ -176,7 +176,10 @@ async def test_chat_prompt_contains_the_memory_hit(env: Env, settings: Settings)
     assert "work-stealing" not in env.provider.requests[-1].messages[0].content
 
 
-async def test_turns_are_logged_to_today(env: Env, settings: Settings) -> None:
+async def test_turns_are_logged_to_today_when_asked(env: Env, settings: Settings) -> None:
+    await env.client.post("/api/chat", json={"message": "not logged by default"})
+    assert list((workspace(settings) / "memory").glob("*.md")) == []
+    settings.memory.log_turns = True
     await env.client.post("/api/chat", json={"message": "remember the blue door"})
     logs = list((workspace(settings) / "memory").glob("*.md"))
     assert any("remember the blue door" in log.read_text() for log in logs)

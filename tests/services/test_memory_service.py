@@ -204,7 +204,8 @@ async def test_untouched_templates_give_no_context(memory: MemoryService) -> Non
     assert await memory.context_for(DEFAULT, "hello", budget_tokens=500, count_tokens=words) is None
 
 
-async def test_append_turn_writes_todays_log(memory: MemoryService) -> None:
+async def test_append_turn_writes_todays_log(memory: MemoryService, settings: Settings) -> None:
+    settings.memory.log_turns = True  # off by default
     await memory.append_turn(DEFAULT, "What is\n# the capital of France?", "Paris.")
     await memory.append_turn(DEFAULT, "x" * 2000, "ok")
     text = await memory.read_file(DEFAULT, local())
