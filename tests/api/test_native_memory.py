@@ -198,3 +198,21 @@ async def test_kernel2_l0_retrieval_uses_memory(env: Env, settings: Settings) ->
     body["metadata"] = {"enable_l0_retrieval": False}
     await env.client.post("/api/kernel2/chat", json=body)
     assert env.provider.requests[-1].messages[0].role == "user"
+
+
+async def test_a_role_with_l0_retrieval_uses_memory(env: Env, settings: Settings) -> None:
+    (workspace(settings) / "MEMORY.md").write_text(NOTES)
+    await env.client.post("/api/memory/reindex")
+    created = await env.client.post(
+        "/api/kernel2/roles",
+        json={"name": "gardener", "system_prompt": "You garden.", "enable_l0_retrieval": True},
+    )
+    body = {
+        "messages": [{"role": "user", "content": "What do tomatoes need?"}],
+        "metadata": {"role_id": created.json()["data"]["id"]},
+        "stream": False,
+    }
+    assert (await env.client.post("/api/kernel2/chat", json=body)).status_code == 200
+    system = env.provider.requests[-1].messages[0].content
+    assert system.startswith("You garden.")
+    assert "Tomatoes need sun" in system
