@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import itertools
 import random
+import re
 import sqlite3
 import statistics
 import tempfile
@@ -28,63 +29,15 @@ from roost.config import load_settings
 from roost.services.container import build_services
 from roost.storage.memory import SQLITE_SEARCH_SQL, fts5_match
 
-COMMON = [
-    *[
-        "rust",
-        "async",
-        "tokio",
-        "future",
-        "scheduler",
-        "garden",
-        "tomato",
-        "sun",
-        "water",
-        "soil",
-        "python",
-        "asyncio",
-    ],
-    *[
-        "loop",
-        "database",
-        "index",
-        "query",
-        "vector",
-        "search",
-        "memory",
-        "note",
-        "meeting",
-        "project",
-        "deadline",
-    ],
-    *[
-        "budget",
-        "travel",
-        "flight",
-        "hotel",
-        "paris",
-        "berlin",
-        "recipe",
-        "bread",
-        "flour",
-        "yeast",
-        "oven",
-        "music",
-    ],
-    *[
-        "guitar",
-        "chord",
-        "running",
-        "marathon",
-        "training",
-        "sleep",
-        "coffee",
-        "tea",
-        "book",
-        "chapter",
-        "author",
-    ],
-    *["idea", "plan", "review"],
-]
+# Topic words that recur across the workspace (split at spaces).
+COMMON = re.findall(
+    r"\w+",
+    "rust async tokio future scheduler garden tomato sun water soil python asyncio "
+    "loop database index query vector search memory note meeting project deadline "
+    "budget travel flight hotel paris berlin recipe bread flour yeast oven music "
+    "guitar chord running marathon training sleep coffee tea book chapter author idea "
+    "plan review",
+)
 
 
 def vocabulary(rng: random.Random, size: int = 20_000) -> tuple[list[str], list[float]]:
