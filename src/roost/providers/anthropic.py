@@ -27,8 +27,8 @@ from roost.providers.base import (
 from roost.providers.openai_compat import (
     PLACEHOLDER_KEY,
     PROBE_TIMEOUT,
+    RemoteModel,
     describe_failure,
-    estimate_tokens,
     http_client,
     resolve_api_key,
     sampling_defaults,
@@ -107,7 +107,7 @@ def _format_instruction(request: ChatRequest) -> str:
     return f"Reply with one JSON object only, no other text, matching this JSON schema: {schema}"
 
 
-class AnthropicProvider:
+class AnthropicProvider(RemoteModel):
     def __init__(
         self,
         name: str,
@@ -160,18 +160,6 @@ class AnthropicProvider:
             max_tokens=model.max_tokens,
             defaults=sampling_defaults(model),
         )
-
-    @property
-    def context_window(self) -> int:
-        return self._window
-
-    @property
-    def _label(self) -> str:
-        return f"model '{self.name}' (upstream '{self.model}')"
-
-    def _failure(self, exc: BaseException, *, started: bool) -> ProviderError:
-        reason = describe_failure(self._sdk, exc, self.base_url, self._timeout, started=started)
-        return ProviderError(f"{self._label}: {reason}")
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         options, defaults = request.options, self._defaults
@@ -265,9 +253,6 @@ class AnthropicProvider:
         if not fragments and isinstance(given, dict) and given:
             return ToolCallChunk(tool_id, tool, given)  # a proxy that sent the input whole
         return ToolCallChunk(tool_id, tool, tool_arguments(self._label, tool, "".join(fragments)))
-
-    async def count_tokens(self, messages: list[ChatMessage]) -> int:
-        return estimate_tokens(messages)
 
     async def probe(self) -> str | None:
         try:

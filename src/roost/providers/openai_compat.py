@@ -246,7 +246,34 @@ def _response_format(request: ChatRequest) -> dict[str, Any] | None:
     }
 
 
-class OpenAIProvider:
+class RemoteModel:
+    """What the remote providers share: the context window they were told, token
+    estimates, and failures named by model and upstream."""
+
+    name: str
+    model: str
+    base_url: str
+    _sdk: ModuleType
+    _timeout: float
+    _window: int
+
+    @property
+    def context_window(self) -> int:
+        return self._window
+
+    @property
+    def _label(self) -> str:
+        return f"model '{self.name}' (upstream '{self.model}')"
+
+    def _failure(self, exc: BaseException, *, started: bool) -> ProviderError:
+        reason = describe_failure(self._sdk, exc, self.base_url, self._timeout, started=started)
+        return ProviderError(f"{self._label}: {reason}")
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        return estimate_tokens(messages)
+
+
+class OpenAIProvider(RemoteModel):
     def __init__(
         self,
         name: str,
@@ -294,18 +321,6 @@ class OpenAIProvider:
             context_window=model.context_window or DEFAULT_CONTEXT_WINDOW,
             defaults=sampling_defaults(model),
         )
-
-    @property
-    def context_window(self) -> int:
-        return self._window
-
-    @property
-    def _label(self) -> str:
-        return f"model '{self.name}' (upstream '{self.model}')"
-
-    def _failure(self, exc: BaseException, *, started: bool) -> ProviderError:
-        reason = describe_failure(self._sdk, exc, self.base_url, self._timeout, started=started)
-        return ProviderError(f"{self._label}: {reason}")
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         options, defaults = request.options, self._defaults
@@ -409,9 +424,6 @@ class OpenAIProvider:
         if usage is not None:
             yield UsageChunk(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
         yield Finish(finish)
-
-    async def count_tokens(self, messages: list[ChatMessage]) -> int:
-        return estimate_tokens(messages)
 
     async def embed(self, texts: list[str]) -> Embeddings:
         try:

@@ -73,13 +73,6 @@ class Completion:
     def events(self) -> AsyncIterator[TurnEvent]:
         return self._events
 
-    async def result(self) -> TurnDone | TurnFailed:
-        final: TurnDone | TurnFailed = TurnFailed("internal_error", "completion ended early")
-        async for event in self._events:
-            if isinstance(event, TurnDone | TurnFailed):
-                final = event
-        return final
-
 
 class CompletionService:
     def __init__(

@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
-from roost.api.openai import convert, render
+from roost.api.openai import convert
+from roost.api.openai.respond import respond
 from roost.api.openai.schemas import ChatFields
-from roost.api.sse import data, sse_response
-from roost.core.errors import from_code
+from roost.api.sse import data
 from roost.core.events import TurnFailed
 
 router = APIRouter(prefix="/api/kernel2", tags=["kernel2"])
@@ -62,16 +62,10 @@ async def chat(body: Kernel2ChatBody, services: ServicesDep, principal: Principa
         retrieval=metadata.enable_l0_retrieval,
     )
     completion = await services.completions.start(principal.user, request)
-    events = completion.events()
-    first = await anext(events, None)
-    if first is None or isinstance(first, TurnFailed):
-        failed = first or TurnFailed("internal_error", "the model produced nothing")
-        raise from_code(failed.code, failed.message)
-    if not body.stream:
-        final = await render.final(first, events)
-        if isinstance(final, TurnFailed):
-            raise from_code(final.code, final.message)
-        return JSONResponse(render.completion(completion, final))
-    writer = render.ChunkWriter(completion, include_usage=False)
-    frames = render.frames(completion, first, events, writer, _error_frame)
-    return sse_response(frames, services.settings.limits.sse_keepalive_seconds)
+    return await respond(
+        completion,
+        stream=body.stream,
+        include_usage=False,
+        error_frame=_error_frame,
+        keepalive_seconds=services.settings.limits.sse_keepalive_seconds,
+    )

@@ -90,7 +90,7 @@ ErrorFrame = Callable[[TurnFailed], str]
 class ChunkWriter:
     """Frames for one streamed completion."""
 
-    def __init__(self, c: Completion, *, include_usage: bool, with_role: bool = True) -> None:
+    def __init__(self, c: Completion, *, include_usage: bool) -> None:
         self._head = {
             "id": c.id,
             "object": "chat.completion.chunk",
@@ -99,7 +99,6 @@ class ChunkWriter:
             "system_fingerprint": FINGERPRINT,
         }
         self._include_usage = include_usage
-        self._with_role = with_role
         self._tool_index = 0
         tail = ',"usage":null' if include_usage else ""
         prefix = json.dumps(self._head, separators=(",", ":"))[:-1]
@@ -116,8 +115,7 @@ class ChunkWriter:
         return data(body)
 
     def first(self) -> str:
-        delta = {"role": "assistant", "content": ""} if self._with_role else {"content": ""}
-        return self._chunk(delta)
+        return self._chunk({"role": "assistant", "content": ""})
 
     def content(self, text: str) -> str:
         return self._content_prefix + json.dumps(text, ensure_ascii=False) + self._content_suffix
