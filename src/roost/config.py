@@ -90,16 +90,29 @@ class MemorySettings(_Section):
     log_turns: bool = Field(
         False, description="Append each finished chat turn to today's daily log"
     )
+    embedding_model: str | None = Field(
+        None,
+        description="A configured model that embeds (llamacpp, openai, sentence-transformers): "
+        "turns on hybrid keyword + vector search; unset: keyword search only",
+    )
+    keyword_weight: float = Field(
+        1.0, ge=0.0, le=10.0, description="Hybrid search: weight of the keyword rank in fusion"
+    )
+    vector_weight: float = Field(
+        1.0, ge=0.0, le=10.0, description="Hybrid search: weight of the vector rank in fusion"
+    )
 
 
 class ModelSettings(_Section):
-    provider: Literal["llamacpp", "openai", "anthropic"] = Field(
+    provider: Literal["llamacpp", "openai", "anthropic", "sentence-transformers"] = Field(
         "llamacpp",
         description="Runtime: llamacpp (in-process), openai (any OpenAI-compatible server), "
-        "anthropic",
+        "anthropic, sentence-transformers (local embeddings only)",
     )
     path: str | None = Field(
-        None, description="llamacpp: GGUF file (relative to ROOST_HOME); unset: built-in SmolLM2"
+        None,
+        description="llamacpp: GGUF file (unset: built-in SmolLM2); sentence-transformers: "
+        "model folder (unset: built-in all-MiniLM-L6-v2); relative to ROOST_HOME",
     )
     n_ctx: int = Field(2048, ge=128, description="llamacpp: context window in tokens")
     n_threads: int | None = Field(None, ge=1, description="llamacpp: threads (unset: all cores)")

@@ -9,10 +9,11 @@ import httpx
 import openai
 import pytest
 
+from roost.config import ModelSettings, Settings
 from roost.core.errors import ProviderError
 from roost.providers.base import Finish, TextChunk, ToolCallChunk, UsageChunk
 from roost.providers.scripted import reply
-from tests.conftest import ADMIN_PASSWORD, Env, sse_events
+from tests.conftest import ADMIN_PASSWORD, Env, running, sse_events
 
 pytestmark = pytest.mark.asyncio
 
@@ -259,3 +260,27 @@ async def test_wrong_key_and_unknown_model(env: Env) -> None:
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "model_not_found"
+
+
+async def test_in_process_models_get_the_default_system_prompt(settings: Settings) -> None:
+    # A llama.cpp-kind model name served by the scripted provider, to see the prompt.
+    settings.models["local"] = ModelSettings(provider="llamacpp")
+    settings.chat.system_prompt = "Be brief."
+    async with running(settings) as env:
+        env.services.providers.install("local", env.provider)
+        question = {"role": "user", "content": "hi"}
+        for model, sent, expected in [
+            ("local", [question], ["system", "user"]),
+            ("local", [{"role": "system", "content": "Own."}, question], ["system", "user"]),
+            ("scripted", [question], ["user"]),  # not a llama.cpp model: as sent
+        ]:
+            response = await env.client.post(
+                "/v1/chat/completions", json={"model": model, "messages": sent}
+            )
+            assert response.status_code == 200, response.text
+            received = env.provider.requests[-1].messages
+            assert [m.role for m in received] == expected
+            if len(sent) == 1 and model == "local":
+                assert received[0].content == "Be brief."
+            elif model == "local":
+                assert received[0].content == "Own."

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from roost.core.clock import utcnow
 from roost.core.errors import ConfigError, Unavailable
-from roost.storage import Database, UserRepository
+from roost.storage import Database, UserRepository, sqlite_driver
 from roost.storage.db import async_url
 from roost.storage.errors import translate_errors
 from roost.storage.migrate import HEAD_REVISION, current_revision, head_revision
@@ -29,6 +29,7 @@ TABLES = {
     "roles",
     "memory_files",
     "memory_chunks",
+    "memory_embeddings",
     "alembic_version",
 }
 
@@ -41,7 +42,7 @@ def _schema_diff(conn: Connection) -> list[object]:
 
 
 async def test_migrations_create_the_schema_at_head(db: Database) -> None:
-    assert head_revision() == HEAD_REVISION == "0003"  # the constant follows the files
+    assert head_revision() == HEAD_REVISION == "0004"  # the constant follows the files
     async with db.read() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         revision = await conn.run_sync(current_revision)
@@ -120,7 +121,7 @@ async def test_locked_sqlite_database_is_unavailable(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     db = Database(f"sqlite+aiosqlite:///{path}", busy_timeout=0.1)
     await db.connect()
-    other = sqlite3.connect(path, isolation_level=None)  # another process, say
+    other = sqlite_driver.connect(str(path), isolation_level=None)  # another process, say
     try:
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(Unavailable, match="locked"):

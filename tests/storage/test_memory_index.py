@@ -350,15 +350,15 @@ async def test_database_size(db: Database, index: MemoryIndexRepository, alice: 
 async def test_sqlite_search_sql_runs_on_the_file(
     db: Database, index: MemoryIndexRepository, alice: User
 ) -> None:
-    """The documented SQL is what a benchmark runs with the sqlite3 module."""
+    """The documented SQL is what a benchmark runs on a plain connection."""
     if db.dialect != "sqlite":
         pytest.skip("SQLite only")
-    import sqlite3
+    from roost.storage import sqlite_driver
 
     await index.replace_file(alice.id, "a.md", "h", 1, FILLER + _chunks("basil water"))
     async with db.read() as conn:
         path = (await conn.execute(text("PRAGMA database_list"))).first().file
-    direct = sqlite3.connect(path)
+    direct = sqlite_driver.connect(path)
     try:
         rows = direct.execute(
             SQLITE_SEARCH_SQL,
@@ -392,3 +392,13 @@ async def test_downgrade_to_0002_and_back(db: Database, users: UserRepository) -
     index = MemoryIndexRepository(db)
     await index.replace_file(user.id, "a.md", "h", 1, _chunks("back again"))
     assert [h.content for h in await index.search(user.id, "again", 5)] == ["back again"]
+
+
+async def test_fts5_buffers_16_mib_before_writing_a_segment(db: Database) -> None:
+    """Migration 0004's bulk-indexing setting (see there): persistent in the FTS table."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    async with db.read() as conn:
+        rows = dict((await conn.execute(text("SELECT k, v FROM memory_fts_config"))).all())
+    assert rows["hashsize"] == 16 << 20
+    assert rows["automerge"] == 8

@@ -30,6 +30,10 @@ def _builtin_kinds() -> None:
         from roost.providers.anthropic import AnthropicProvider
 
         register_kind("anthropic", AnthropicProvider.from_settings)
+    if "sentence-transformers" not in _FACTORIES:
+        from roost.providers.sentence_transformers import SentenceTransformerProvider
+
+        register_kind("sentence-transformers", SentenceTransformerProvider.from_settings)
 
 
 class ProviderRegistry:

@@ -123,6 +123,20 @@ class CompletionService:
         rest = [m for m in request.messages if m.role != "system"]
         return [ChatMessage("system", role.system_prompt), *rest], role.enable_l0_retrieval
 
+    def _default_system(self, model: str, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """In-process models get `[chat] system_prompt` when the client sends none.
+
+        As Ollama applies a model's default SYSTEM: the GGUF's own template would insert
+        its built-in prompt instead, and SmolLM2's derails even simple answers. Remote
+        models get exactly the messages the client sent.
+        """
+        configured = self._providers.settings_for(model)
+        if configured is None or configured.provider != "llamacpp":
+            return messages
+        if any(m.role == "system" for m in messages) or not self._settings.chat.system_prompt:
+            return messages
+        return [ChatMessage("system", self._settings.chat.system_prompt), *messages]
+
     async def _with_retrieval(
         self, user: User, messages: list[ChatMessage], provider: ChatProvider
     ) -> list[ChatMessage]:
@@ -146,6 +160,7 @@ class CompletionService:
             asked = None
         model, provider = self._providers.get(asked)
         messages, role_retrieval = await self._system_from_role(user, request)
+        messages = self._default_system(model, messages)
         if (request.retrieval or role_retrieval) and self._memory is not None:
             messages = await self._with_retrieval(user, messages, provider)
         options = merge_options(request.options, self._providers.settings_for(model))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from roost.config import (  # re-exported: the app and the CLI find them here
@@ -9,11 +10,14 @@ from roost.config import (  # re-exported: the app and the CLI find them here
     admin_password_from_env,
     generate_admin_password,
 )
+from roost.core.errors import ConfigError, ModelNotFound
+from roost.providers.base import EmbeddingProvider
 from roost.providers.registry import ProviderRegistry
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
 from roost.services.memory import MemoryService
+from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
@@ -23,9 +27,12 @@ from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
 from roost.storage.keys import KeyRepository
 from roost.storage.memory import MemoryIndexRepository
+from roost.storage.memory_vectors import MemoryVectorRepository
 from roost.storage.messages import MessageRepository
 from roost.storage.roles import RoleRepository
 from roost.storage.users import UserRepository
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Services", "admin_password_from_env", "build_services", "generate_admin_password"]
 
@@ -52,6 +59,31 @@ class Services:
         await self.database.close()
 
 
+def memory_vectors(
+    settings: Settings, registry: ProviderRegistry, store: MemoryVectorRepository
+) -> VectorIndex | None:
+    """The vector side of hybrid memory search, when `[memory] embedding_model` names one."""
+    name = settings.memory.embedding_model
+    if not name:
+        return None
+    where = f"[memory] embedding_model in {settings.config_path}"
+    try:
+        _, provider = registry.get(name)
+    except ModelNotFound:
+        raise ConfigError(f"{where}: no model named '{name}' is configured") from None
+    if not isinstance(provider, EmbeddingProvider):
+        raise ConfigError(f"{where}: model '{name}' cannot make embeddings")
+    if not store.available:
+        log.warning(
+            "memory search is keyword-only: vector search needs SQLite with sqlite-vec "
+            "(PostgreSQL's pgvector is not supported yet)"
+        )
+        return None
+    model = settings.models.get(name)
+    upstream = (model.model or model.path or "") if model is not None else ""
+    return VectorIndex(store, provider, f"{name}:{upstream}")
+
+
 async def build_services(
     settings: Settings,
     *,
@@ -69,7 +101,8 @@ async def build_services(
         default_user = await users.ensure_default()
         registry = providers or ProviderRegistry(settings)
         conversations = ConversationService(ConversationRepository(database), messages, registry)
-        memory = MemoryService(settings, MemoryIndexRepository(database))
+        vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
+        memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
         turns = TurnService(settings, registry, conversations, messages, memory)
         auth = AuthService(
             keys,
@@ -87,7 +120,7 @@ async def build_services(
             users=UserService(users, keys, on_revoke=auth.forget),
             conversations=conversations,
             turns=turns,
-            status=StatusService(registry.default, memory.status),
+            status=StatusService(registry.default, memory.status, memory.search_mode),
             roles=roles,
             models=ModelService(registry),
             completions=CompletionService(settings, registry, turns, roles, memory),

@@ -13,7 +13,8 @@ from roost import __version__
 class MemoryStatus:
     files_indexed: int = 0
     chunks: int = 0
-    # "keyword" (bm25 / ts_rank) until vector search with an embedding model exists.
+    # "hybrid" (keyword and vector ranks fused) with `[memory] embedding_model`, else
+    # "keyword" (bm25 / ts_rank).
     search: str = "keyword"
 
 
@@ -35,11 +36,15 @@ class ServerStatus:
 
 class StatusService:
     def __init__(
-        self, default_model: str, memory: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        self,
+        default_model: str,
+        memory: Callable[[], tuple[int, int]] = lambda: (0, 0),
+        search_mode: str = "keyword",
     ) -> None:
         self._started = time.monotonic()
         self._model = default_model
         self._memory = memory  # (files indexed, chunks) of the default workspace
+        self._search_mode = search_mode
 
     def status(self) -> ServerStatus:
         # The heartbeat reports disabled until that service exists.
@@ -48,5 +53,5 @@ class StatusService:
             version=__version__,
             uptime_seconds=int(time.monotonic() - self._started),
             model=self._model,
-            memory=MemoryStatus(files_indexed=files, chunks=chunks),
+            memory=MemoryStatus(files_indexed=files, chunks=chunks, search=self._search_mode),
         )

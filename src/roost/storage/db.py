@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from roost.core.errors import ConfigError, Unavailable
-from roost.storage import migrate
+from roost.storage import migrate, sqlite_driver
 from roost.storage.errors import translate_errors
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -57,13 +56,13 @@ def _enable_wal(database: str, timeout: float) -> None:
     mode, which is persistent, the per-connection pragma below is a no-op.
     """
     deadline = time.monotonic() + timeout
-    conn = sqlite3.connect(database, timeout=timeout)
+    conn = sqlite_driver.connect(database, timeout=timeout)
     try:
         while True:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 return
-            except sqlite3.OperationalError as exc:
+            except sqlite_driver.error_types() as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(0.01)
@@ -118,6 +117,11 @@ class Database:
         return "sqlite" if self._url.get_backend_name() == "sqlite" else "postgresql"
 
     @property
+    def has_vectors(self) -> bool:
+        """Whether vector search can run here (SQLite with sqlite-vec loaded)."""
+        return self.dialect == "sqlite" and sqlite_driver.vectors_available()
+
+    @property
     def url(self) -> str:
         """The URL with any password hidden, fit for logs and error messages."""
         return self._url.render_as_string(hide_password=True)
@@ -133,7 +137,12 @@ class Database:
     async def _open(self) -> AsyncEngine:
         if self.dialect == "sqlite":
             await self._prepare_sqlite_file()
-            engine = create_async_engine(self._url)
+            module = sqlite_driver.dbapi_module()
+            engine = (
+                create_async_engine(self._url, module=module)
+                if module is not None
+                else create_async_engine(self._url)
+            )
             _sqlite_hooks(engine.sync_engine, self._busy_timeout_ms)
         else:
             # Pre-ping: a pooled connection may have died with a server restart.

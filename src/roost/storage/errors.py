@@ -6,13 +6,13 @@ client retries; it must not surface as a bare 500 with a driver traceback.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from roost.core.errors import Conflict, Unavailable
+from roost.storage import sqlite_driver
 
 # SQLite reports these only as message text (sqlite3 exposes no error codes before 3.11).
 _SQLITE_MESSAGES = {
@@ -36,13 +36,21 @@ _PG_STATES = {
 }
 
 
+_RAW_ERRORS: tuple[type[Exception], ...] = (OSError, DBAPIError, *sqlite_driver.error_types())
+
+
+def _raw_operational(exc: BaseException) -> bool:
+    # sqlite3's and sqlean's OperationalError are different classes with one name.
+    return isinstance(exc, sqlite_driver.error_types()) and type(exc).__name__ == "OperationalError"
+
+
 def unavailable_reason(exc: BaseException) -> str | None:
     """Why `exc` means the database is unusable right now, or None for other errors."""
     if isinstance(exc, OSError):  # e.g. connection refused before any driver error
         return f"cannot reach the database server: {exc.strerror or exc}"
-    if isinstance(exc, IntegrityError | sqlite3.IntegrityError):
+    if isinstance(exc, IntegrityError) or type(exc).__name__ == "IntegrityError":
         return None
-    if not isinstance(exc, DBAPIError | sqlite3.Error):
+    if not isinstance(exc, (DBAPIError, *sqlite_driver.error_types())):
         return None
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     state = getattr(orig, "sqlstate", None)
@@ -56,7 +64,7 @@ def unavailable_reason(exc: BaseException) -> str | None:
             return reason
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return f"database error: {orig}"
-    if isinstance(exc, OperationalError | InterfaceError | sqlite3.OperationalError):
+    if isinstance(exc, OperationalError | InterfaceError) or _raw_operational(exc):
         return f"database error: {orig}"
     return None
 
@@ -65,7 +73,7 @@ def unavailable_reason(exc: BaseException) -> str | None:
 def translate_errors() -> Iterator[None]:
     try:
         yield
-    except (DBAPIError, OSError, sqlite3.Error) as exc:
+    except _RAW_ERRORS as exc:
         reason = unavailable_reason(exc)
         if reason is None:
             raise

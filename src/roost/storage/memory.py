@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
 import unicodedata
@@ -122,6 +123,11 @@ def _batches(values: Sequence[Any], size: int = _IN_BATCH) -> Iterator[Sequence[
         yield values[start : start + size]
 
 
+def text_hash(value: str) -> str:
+    """A chunk text's key in the embedding cache."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _clean(value: str) -> str:
     # PostgreSQL text cannot hold NUL; replace it on both backends so they agree.
     return value.replace("\x00", "\ufffd")
@@ -191,7 +197,8 @@ class MemoryIndexRepository:
                     "user_id": user_id,
                     "line_start": chunk.line_start,
                     "line_end": chunk.line_end,
-                    "text": _clean(chunk.text),
+                    "text": (cleaned := _clean(chunk.text)),
+                    "text_hash": text_hash(cleaned),
                 }
                 for path, (_, _, chunks) in latest.items()
                 for chunk in chunks

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -171,6 +172,8 @@ memory_chunks = Table(
     Column("line_start", Integer, nullable=False),
     Column("line_end", Integer, nullable=False),
     Column("text", Text, nullable=False),
+    # sha256 of the text: the embedding cache's key (null for rows from before 0004).
+    Column("text_hash", String(64), nullable=True),
     ForeignKeyConstraint(
         ["file_id", "user_id"], ["memory_files.id", "memory_files.user_id"], ondelete="CASCADE"
     ),
@@ -178,10 +181,22 @@ memory_chunks = Table(
     Index("ix_memory_chunks_file_id", "file_id"),
 )
 
+# Vectors by embedding model and chunk text hash: computed once, reused for every chunk
+# with that text; the vec0 KNN tables are built from it at run time.
+memory_embeddings = Table(
+    "memory_embeddings",
+    metadata,
+    Column("model", String(300), primary_key=True),
+    Column("text_hash", String(64), primary_key=True),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # little-endian float32
+)
+
 # Made by migration 0003 in dialect-specific DDL that a Table cannot describe: SQLite's
 # FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
 # generated tsvector column with its GIN index.
-_RAW_DDL_TABLE_PREFIX = "memory_fts"
+# The memory_vec_* tables are sqlite-vec's, made at run time (storage/memory_vectors.py).
+_RAW_DDL_TABLE_PREFIX = ("memory_fts", "memory_vec_")
 _RAW_DDL_COLUMNS = {("memory_chunks", "tsv")}
 _RAW_DDL_INDEXES = {"ix_memory_chunks_tsv"}
 

@@ -74,7 +74,7 @@ class Indexer:
         self._chunk_tokens = chunk_tokens
         self._overlap = overlap
         # The settings are hashed with the content, so changing them re-chunks every file.
-        self._salt = f"roost-chunks:{chunk_tokens}:{overlap}\n".encode()
+        self._salt = f"roost-chunks:2:{chunk_tokens}:{overlap}\n".encode()
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, user_id: str) -> asyncio.Lock:

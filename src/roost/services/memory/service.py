@@ -17,8 +17,10 @@ from roost.core.clock import utcnow
 from roost.core.errors import InvalidRequest, NotFound, PayloadTooLarge, RoostError
 from roost.core.records import MemoryHit, User
 from roost.services.memory.context import CountTokens, Section, file_section, fit, pick_hits
+from roost.services.memory.fusion import fuse
 from roost.services.memory.indexer import Indexer, MemoryIndex, Progress, ReindexResult
 from roost.services.memory.stats import IndexInfo, MemoryStats, file_stats
+from roost.services.memory.vectors import VectorIndex
 from roost.services.memory.watcher import WorkspaceWatcher
 from roost.services.memory.workspace import MEMORY_FILE, Workspace
 
@@ -35,9 +37,16 @@ _FOLDER_SAFE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 class MemoryService:
     def __init__(
-        self, settings: Settings, repo: MemoryIndex, clock: Callable[[], datetime] = utcnow
+        self,
+        settings: Settings,
+        repo: MemoryIndex,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        vectors: VectorIndex | None = None,
     ) -> None:
         self._settings = settings
+        self._vectors = vectors
+        self._background: set[asyncio.Task[None]] = set()
         self._memory = settings.memory
         self._repo = repo
         self._clock = clock
@@ -90,7 +99,10 @@ class MemoryService:
             if self._memory.watch and self._running:
                 await self._watch(user, workspace)
             if check:
-                result = await self._reindex(user, workspace)
+                # The first check can meet a whole workspace without vectors: keyword
+                # search is ready at once, vectors follow in the background.
+                result = await self._reindex(user, workspace, vectors=False)
+                self._sync_later(user)
                 log.info(
                     "memory index of %s: %d indexed, %d unchanged, %d removed in %.2f s",
                     workspace.root,
@@ -126,6 +138,10 @@ class MemoryService:
         self._running = False
         watchers, self._watchers = list(self._watchers.values()), {}
         await asyncio.gather(*(watcher.stop() for watcher in watchers))
+        tasks, self._background = list(self._background), set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- index ------------------------------------------------------------------------
 
@@ -136,14 +152,46 @@ class MemoryService:
         *,
         force: bool = False,
         progress: Progress | None = None,
+        vectors: bool = True,
     ) -> ReindexResult:
         result = await self._indexer.reindex(user.id, workspace, force=force, progress=progress)
         await self._refresh_status(user)
+        if vectors:
+            await self._sync_vectors(user)
         return result
 
     async def _index_paths(self, user: User, workspace: Workspace, paths: list[str]) -> None:
-        await self._indexer.index_paths(user.id, workspace, paths)
+        result = await self._indexer.index_paths(user.id, workspace, paths)
         await self._refresh_status(user)
+        if result.indexed:
+            await self._sync_vectors(user)
+
+    async def _sync_vectors(self, user: User) -> None:
+        """Embed new chunks; on failure keyword search still works, so log and go on."""
+        if self._vectors is None:
+            return
+        try:
+            count = await self._vectors.sync(user.id)
+        except RoostError as exc:
+            log.warning("memory vectors not updated: %s", exc.message)
+            return
+        except Exception:  # a bug here must not stop indexing or chat
+            log.exception("memory vectors not updated")
+            return
+        if count:
+            log.info("memory vectors: embedded %d new chunks", count)
+
+    def _sync_later(self, user: User) -> None:
+        if self._vectors is None:
+            return
+        task = asyncio.create_task(self._sync_vectors(user))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def wait_vectors(self) -> None:
+        """Wait for background embedding (tests and the CLI use this)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def _refresh_status(self, user: User) -> None:
         if self._is_default(user):
@@ -153,6 +201,32 @@ class MemoryService:
     def status(self) -> tuple[int, int]:
         """(files indexed, chunks) of the default user, as of the last index change."""
         return self._status
+
+    @property
+    def search_mode(self) -> str:
+        """ "hybrid" (keyword and vector ranks fused) or "keyword"."""
+        return "hybrid" if self._vectors is not None else "keyword"
+
+    async def _search(self, user_id: str, query: str, limit: int) -> list[MemoryHit]:
+        keyword_weight = self._memory.keyword_weight
+        if self._vectors is None:
+            return await self._repo.search(user_id, query, limit)
+        # Each list is searched deeper than asked, so that a chunk ranked moderately by
+        # both can rise above one ranked high by only one.
+        depth = min(MAX_LIMIT, max(limit * 3, 20))
+        keyword = await self._repo.search(user_id, query, depth)
+        try:
+            vector = await self._vectors.search(user_id, query, depth)
+        except RoostError as exc:  # the embedding model is down: keyword hits still help
+            log.warning("vector search failed, keyword results only: %s", exc.message)
+            return keyword[:limit]
+        return fuse(
+            keyword,
+            vector,
+            limit,
+            keyword_weight=keyword_weight,
+            vector_weight=self._memory.vector_weight,
+        )
 
     async def reindex(
         self, user: User, *, force: bool = False, progress: Progress | None = None
@@ -167,7 +241,7 @@ class MemoryService:
         if not query or len(query) > MAX_QUERY_CHARS:
             raise InvalidRequest(f"q must be 1-{MAX_QUERY_CHARS} characters", param="q")
         await self._open(user)
-        return await self._repo.search(user.id, query, limit)
+        return await self._search(user.id, query, limit)
 
     async def stats(self, user: User) -> MemoryStats:
         workspace = await self._open(user)
@@ -227,7 +301,7 @@ class MemoryService:
         hits: list[Section] = []
         if wanted and query:
             try:
-                found = await self._repo.search(user.id, query, min(MAX_LIMIT, wanted * 3))
+                found = await self._search(user.id, query, min(MAX_LIMIT, wanted * 3))
             except RoostError as exc:  # memory is an extra: a chat goes on without hits
                 log.warning("memory search failed: %s", exc.message)
                 found = []

