@@ -98,16 +98,24 @@ class Indexer:
             indexed = skipped = chunks = 0
             if progress is not None:
                 progress(0, len(paths))
-            for offset in range(0, len(paths), BATCH_FILES):
-                batch = paths[offset : offset + BATCH_FILES]
-                scan = await asyncio.to_thread(self._scan, workspace, batch, known, force)
-                if scan.items:
-                    await self._repo.replace_files(user_id, scan.items)
-                indexed += len(scan.items)
-                skipped += scan.skipped
-                chunks += sum(len(item[3]) for item in scan.items)
-                if progress is not None:
-                    progress(offset + len(batch), len(paths))
+            batches = [paths[i : i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
+            done = 0
+            # Pipelined: the next batch is read and chunked in a worker thread while this
+            # one is written (SQLite releases the GIL while it works, so on two cores the
+            # Python chunking and the FTS5 indexing run side by side).
+            scans = _Prefetch(lambda batch: self._scan(workspace, batch, known, force), batches)
+            try:
+                async for batch, scan in scans:
+                    if scan.items:
+                        await self._repo.replace_files(user_id, scan.items)
+                    indexed += len(scan.items)
+                    skipped += scan.skipped
+                    chunks += sum(len(item[3]) for item in scan.items)
+                    done += len(batch)
+                    if progress is not None:
+                        progress(done, len(paths))
+            finally:
+                await scans.aclose()
             gone = sorted(set(known) - set(paths))
             removed = await self._repo.remove_files(user_id, gone) if gone else 0
         return ReindexResult(indexed, skipped, removed, chunks, time.perf_counter() - started)
@@ -156,6 +164,42 @@ class Indexer:
             chunks = chunk_markdown(text, self._chunk_tokens, self._overlap)
             scan.items.append((path, digest, len(data), chunks))
         return scan
+
+
+class _Prefetch:
+    """Run `work` on each batch in a worker thread, one batch ahead of the consumer."""
+
+    def __init__(self, work: Callable[[list[str]], _Scan], batches: list[list[str]]) -> None:
+        self._work = work
+        self._batches = batches
+        self._next: asyncio.Task[_Scan] | None = None
+        self._index = 0
+
+    def _start(self) -> None:
+        if self._index < len(self._batches):
+            batch = self._batches[self._index]
+            self._next = asyncio.create_task(asyncio.to_thread(self._work, batch))
+        else:
+            self._next = None
+
+    def __aiter__(self) -> _Prefetch:
+        self._start()
+        return self
+
+    async def __anext__(self) -> tuple[list[str], _Scan]:
+        if self._next is None:
+            raise StopAsyncIteration
+        scan = await self._next
+        batch = self._batches[self._index]
+        self._index += 1
+        self._start()
+        return batch, scan
+
+    async def aclose(self) -> None:
+        task, self._next = self._next, None
+        if task is not None:  # the consumer stopped early (an error): drop the read-ahead
+            task.cancel()
+            await asyncio.wait([task])  # never raises: the read-ahead's outcome is dropped
 
 
 def _sort_paths(
