@@ -65,7 +65,8 @@ LIMIT :limit"""
 _INSERT_CHUNKS = insert(memory_chunks).returning(memory_chunks.c.id)
 _COLUMNS = ("file_id", "user_id", "line_start", "line_end", "text", "text_hash")
 _SQLITE_INSERT_CHUNKS = (
-    f"INSERT INTO memory_chunks({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+    "INSERT INTO memory_chunks(file_id, user_id, line_start, line_end, text, text_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 _SEARCH = {"sqlite": text(SQLITE_SEARCH_SQL), "postgresql": text(POSTGRESQL_SEARCH_SQL)}
@@ -210,7 +211,9 @@ class MemoryIndexRepository:
             if rows and self._db.dialect == "sqlite":
                 await conn.exec_driver_sql(_SQLITE_INSERT_CHUNKS, rows)
             elif rows:
-                await conn.execute(_INSERT_CHUNKS, [dict(zip(_COLUMNS, row)) for row in rows])
+                await conn.execute(
+                    _INSERT_CHUNKS, [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+                )
             if self._db.dialect == "sqlite" and rows:
                 # Index the new chunks in one pass (migration 0003 has no insert trigger):
                 # all chunks of these files are new, the old ones were deleted above.
