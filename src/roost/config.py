@@ -103,6 +103,72 @@ class MemorySettings(_Section):
     )
 
 
+BUILTIN_TOOLS = (
+    "memory_search",
+    "memory_get",
+    "memory_write",
+    "memory_append",
+    "read_file",
+    "write_file",
+    "edit_file",
+    "bash",
+    "web_fetch",
+)
+DEFAULT_TOOLS = BUILTIN_TOOLS[:7]  # bash and web_fetch are off until switched on
+ToolName = Literal[
+    "memory_search",
+    "memory_get",
+    "memory_write",
+    "memory_append",
+    "read_file",
+    "write_file",
+    "edit_file",
+    "bash",
+    "web_fetch",
+]
+
+
+class ToolSettings(_Section):
+    enabled: list[ToolName] = Field(
+        default_factory=lambda: list(DEFAULT_TOOLS),
+        description="Tools models may call (a model's own `tools` list overrides this)",
+    )
+    approval: Literal["never", "dangerous", "always"] = Field(
+        "dangerous",
+        description="Which calls wait for the user's yes: none, dangerous ones (bash, "
+        "write_file, edit_file, web_fetch), or all",
+    )
+    approval_timeout: float = Field(
+        120.0, gt=0, le=86_400, description="Seconds an approval waits before it is denied"
+    )
+    max_steps: int = Field(
+        8, ge=1, le=64, description="Most model calls in one turn (each may call tools)"
+    )
+    bash: bool = Field(False, description="Allow the bash tool (runs in the workspace)")
+    bash_timeout: float = Field(30.0, gt=0, le=3600, description="Seconds a bash call may run")
+    output_chars: int = Field(
+        16_000, ge=256, le=1_000_000, description="Longest tool output given to the model"
+    )
+    web_fetch: bool = Field(False, description="Allow the web_fetch tool")
+    web_allow_private: bool = Field(
+        False, description="web_fetch may reach private, loopback and link-local addresses"
+    )
+    web_timeout: float = Field(15.0, gt=0, le=300, description="Seconds a web_fetch may take")
+
+
+class HeartbeatSettings(_Section):
+    enabled: bool = Field(False, description="Work through HEARTBEAT.md's open tasks on a timer")
+    interval: str = Field(
+        "30m", pattern=r"^\d+(\.\d+)?\s*(ms|s|m|h)$", description="Time between ticks: 90s, 30m, 2h"
+    )
+    active_hours: dict[str, str] | None = Field(
+        None,
+        description='Only tick between these local times, e.g. {start = "08:00", end = "22:00"}',
+    )
+    timezone: str | None = Field(None, description="IANA zone for active_hours (unset: local)")
+    model: str | None = Field(None, description="Model for heartbeat turns (unset: default)")
+
+
 class ModelSettings(_Section):
     provider: Literal["llamacpp", "openai", "anthropic", "sentence-transformers"] = Field(
         "llamacpp",
@@ -141,13 +207,23 @@ class ModelSettings(_Section):
         1024, ge=1, description="Longest reply, in tokens (remote models: sent only when set)"
     )
     seed: int | None = Field(None, description="Sampling seed (unset: random)")
+    tools: list[ToolName] | None = Field(
+        None, description="Tools this model may call (unset: [tools] enabled; [] for none)"
+    )
 
 
 # The embedded 135M model has near-ties on its first token for plain questions, so any
 # sampling makes it answer at random; greedy with a repeat penalty and a cap keeps it useful.
 # A [models.smollm2] table in config.toml is laid over these.
 EMBEDDED_MODEL = "smollm2"
-EMBEDDED_DEFAULTS: dict[str, Any] = {"temperature": 0.0, "repeat_penalty": 1.15, "max_tokens": 256}
+# No tools either: described tools take a third of its 2,048-token window, and a 135M
+# model calls them at random. Give a bigger model `tools`.
+EMBEDDED_DEFAULTS: dict[str, Any] = {
+    "temperature": 0.0,
+    "repeat_penalty": 1.15,
+    "max_tokens": 256,
+    "tools": [],
+}
 
 
 def _default_models() -> dict[str, ModelSettings]:
@@ -168,6 +244,8 @@ class Settings(_Section):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @property

@@ -40,6 +40,17 @@ class ToolResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequired:
+    """A tool call waits for the user's yes or no (POST /api/approvals/{id}, WebSocket)."""
+
+    id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    expires_in: float = 0.0  # seconds until an unanswered request counts as denied
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     usage: TokenUsage
 
@@ -64,6 +75,7 @@ TurnEvent = (
     | ReasoningDelta
     | ToolCall
     | ToolResult
+    | ApprovalRequired
     | Usage
     | TurnDone
     | TurnFailed
