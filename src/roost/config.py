@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -103,18 +103,6 @@ class MemorySettings(_Section):
     )
 
 
-BUILTIN_TOOLS = (
-    "memory_search",
-    "memory_get",
-    "memory_write",
-    "memory_append",
-    "read_file",
-    "write_file",
-    "edit_file",
-    "bash",
-    "web_fetch",
-)
-DEFAULT_TOOLS = BUILTIN_TOOLS[:7]  # bash and web_fetch are off until switched on
 ToolName = Literal[
     "memory_search",
     "memory_get",
@@ -126,6 +114,8 @@ ToolName = Literal[
     "bash",
     "web_fetch",
 ]
+BUILTIN_TOOLS: tuple[ToolName, ...] = get_args(ToolName)
+DEFAULT_TOOLS: tuple[ToolName, ...] = BUILTIN_TOOLS[:7]  # bash and web_fetch: off until on
 
 
 class ToolSettings(_Section):
