@@ -13,6 +13,7 @@ from roost.config import (  # re-exported: the app and the CLI find them here
 from roost.core.errors import ConfigError, ModelNotFound
 from roost.providers.base import EmbeddingProvider
 from roost.providers.registry import ProviderRegistry
+from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
@@ -21,6 +22,8 @@ from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
+from roost.services.tool_loop import ToolLoop
+from roost.services.tools.registry import ToolRegistry
 from roost.services.turns import TurnService
 from roost.services.users import UserService
 from roost.storage.conversations import ConversationRepository
@@ -51,6 +54,8 @@ class Services:
     models: ModelService
     completions: CompletionService
     memory: MemoryService
+    approvals: ApprovalService
+    tools: ToolRegistry
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.turns.drain(drain_seconds)
@@ -103,7 +108,12 @@ async def build_services(
         conversations = ConversationService(ConversationRepository(database), messages, registry)
         vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
-        turns = TurnService(settings, registry, conversations, messages, memory)
+        approvals = ApprovalService(settings.tools.approval_timeout)
+        tools = ToolRegistry(settings, {}, memory)
+        loop = ToolLoop(tools, approvals, settings.tools)
+        turns = TurnService(
+            settings, registry, conversations, messages, memory, tools=tools, loop=loop
+        )
         auth = AuthService(
             keys,
             default_user,
@@ -125,6 +135,8 @@ async def build_services(
             models=ModelService(registry),
             completions=CompletionService(settings, registry, turns, roles, memory),
             memory=memory,
+            approvals=approvals,
+            tools=tools,
         )
     except BaseException:
         await database.close()

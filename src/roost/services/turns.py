@@ -11,18 +11,21 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import Any, cast
 
 from roost.config import Settings
 from roost.core.errors import InvalidRequest, ProviderError, RoostError
 from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
 from roost.core.records import Conversation, Message, User
-from roost.providers.base import ChatRequest, GenerationOptions
+from roost.providers.base import ChatMessage, ChatProvider, ChatRequest, GenerationOptions
 from roost.providers.registry import ProviderRegistry
 from roost.services.conversations import ConversationService
-from roost.services.generation import Collected, merge_options, model_events
+from roost.services.generation import merge_options, model_events
 from roost.services.memory_context import MemoryContext, with_memory
 from roost.services.prompt import build_prompt
+from roost.services.tool_loop import LoopState, ToolLoop
+from roost.services.tools.base import Tool
+from roost.services.tools.registry import ToolRegistry
 from roost.storage.messages import MessageRepository
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class TurnHandle:
     user_message: Message
     request: ChatRequest | None = None
     include_memory: bool = False
+    use_tools: bool = True
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
 
@@ -69,9 +73,13 @@ class TurnService:
         conversations: ConversationService,
         messages: MessageRepository,
         memory: MemoryContext | None = None,
+        tools: ToolRegistry | None = None,
+        loop: ToolLoop | None = None,
     ) -> None:
         self._settings = settings
         self._memory = memory
+        self._tools = tools
+        self._loop = loop
         self._providers = providers
         self._conversations = conversations
         self._messages = messages
@@ -97,6 +105,7 @@ class TurnService:
         options: GenerationOptions | None = None,
         request: ChatRequest | None = None,
         include_memory: bool | None = None,
+        use_tools: bool = True,
     ) -> TurnHandle:
         """Validate, store the user message, and start the model in the background.
 
@@ -124,7 +133,7 @@ class TurnService:
             raise
         if include_memory is None:
             include_memory = self._settings.memory.include_in_chat
-        handle = TurnHandle(conversation, model_name, stored, request, include_memory)
+        handle = TurnHandle(conversation, model_name, stored, request, include_memory, use_tools)
         task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
         handle._task = task
         self._tasks.add(task)
@@ -147,45 +156,40 @@ class TurnService:
     ) -> TurnDone | TurnFailed:
         put = handle._queue.put_nowait
         conversation = handle.conversation
-        out = Collected()
+        state = LoopState()
+        out = state.out
         try:
             _, provider = self._providers.get(handle.model)
             merged = merge_options(options, self._providers.settings_for(handle.model))
             if handle.request is not None:  # the client sent the whole conversation
                 request = replace(handle.request, options=merged)
+                async for event in model_events(provider, request, out):
+                    put(event)
             else:
-                history = await self._messages.list(user.id, conversation.id)
-                system: str | None = conversation.system_prompt or self._settings.chat.system_prompt
-                if handle.include_memory and self._memory is not None:
-                    system = await with_memory(
-                        self._memory,
-                        user,
-                        system,
-                        handle.user_message.content,
-                        provider,
-                        self._settings.memory.context_tokens,
+                tools = self._tools_for(handle)
+                prompt = await self._prompt(user, handle, provider, merged, bool(tools))
+                if tools and self._loop is not None:
+                    await self._loop.run(
+                        user, conversation.public_id, provider, prompt, merged, tools, put, state
                     )
-                prompt, _dropped = await build_prompt(
-                    provider, system, history, reserve=merged.max_tokens or 256
-                )
-                request = ChatRequest(prompt, merged)
-            async for event in model_events(provider, request, out):
-                put(event)
+                else:
+                    async for event in model_events(provider, ChatRequest(prompt, merged), out):
+                        put(event)
         except asyncio.CancelledError:
             out.finish = "cancelled"
         except RoostError as exc:
             code = exc.code if not isinstance(exc, ProviderError) else "provider_error"
-            return await self._fail(user, handle, code, exc.message, out.content)
+            return await self._fail(user, handle, code, exc.message, state)
         except Exception as exc:  # a bug must still leave a recorded, answered turn
             log.exception("turn failed in conversation %s", conversation.public_id)
-            return await self._fail(user, handle, "internal_error", str(exc), out.content)
+            return await self._fail(user, handle, "internal_error", str(exc), state)
         message = await self._messages.append(
             user.id,
             conversation.id,
             role="assistant",
             content=out.content,
             reasoning="".join(out.reasoning) or None,
-            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in out.calls],
+            tool_calls=_stored_calls(state),
             model=handle.model,
             usage=out.usage,
         )
@@ -196,15 +200,45 @@ class TurnService:
                 log.warning("could not append the turn to the daily log", exc_info=True)
         return TurnDone(message, out.finish, out.usage, out.calls)
 
+    def _tools_for(self, handle: TurnHandle) -> list[Tool]:
+        if not handle.use_tools or self._tools is None:
+            return []
+        return self._tools.for_model(handle.model)
+
+    async def _prompt(
+        self,
+        user: User,
+        handle: TurnHandle,
+        provider: ChatProvider,
+        options: GenerationOptions,
+        with_tools: bool,
+    ) -> list[ChatMessage]:
+        history = await self._messages.list(user.id, handle.conversation.id)
+        system: str | None = handle.conversation.system_prompt or self._settings.chat.system_prompt
+        if handle.include_memory and self._memory is not None:
+            system = await with_memory(
+                self._memory,
+                user,
+                system,
+                handle.user_message.content,
+                provider,
+                self._settings.memory.context_tokens,
+            )
+        prompt, _dropped = await build_prompt(
+            provider, system, history, reserve=options.max_tokens or 256, with_tools=with_tools
+        )
+        return prompt
+
     async def _fail(
-        self, user: User, handle: TurnHandle, code: str, detail: str, partial: str
+        self, user: User, handle: TurnHandle, code: str, detail: str, state: LoopState
     ) -> TurnFailed:
         with contextlib.suppress(RoostError):
             await self._messages.append(
                 user.id,
                 handle.conversation.id,
                 role="assistant",
-                content=partial,
+                content=state.out.content,
+                tool_calls=_stored_calls(state),
                 model=handle.model,
                 error=f"{code}: {detail}",
             )
@@ -219,3 +253,10 @@ class TurnService:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
+
+
+def _stored_calls(state: LoopState) -> list[dict[str, Any]]:
+    """Tool calls as stored on the reply: with their results when roost ran them."""
+    if state.records:
+        return [record.as_json() for record in state.records]
+    return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in state.out.calls]

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from roost.api.native import chat, memory, models, sessions, status
+from roost.api.native import approvals, chat, memory, models, sessions, status
 
 router = APIRouter()
 router.include_router(status.router)
@@ -10,5 +10,6 @@ router.include_router(chat.router)
 router.include_router(sessions.router)
 router.include_router(models.router)
 router.include_router(memory.router)
+router.include_router(approvals.router)
 
 __all__ = ["router"]

@@ -8,18 +8,11 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.native.events import event_payload
 from roost.api.native.schemas import ChatRequestBody, ChatResponseBody, tokens, tool_uses
 from roost.api.sse import DONE, data, sse_response
 from roost.core.errors import from_code
-from roost.core.events import (
-    ContentDelta,
-    ReasoningDelta,
-    ToolCall,
-    ToolResult,
-    TurnDone,
-    TurnFailed,
-    TurnStarted,
-)
+from roost.core.events import TurnFailed
 from roost.services.auth import Principal
 from roost.services.container import Services
 from roost.services.turns import TurnHandle
@@ -56,46 +49,9 @@ async def chat(
 
 async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
     async for event in handle.events():
-        if isinstance(event, TurnStarted):
-            yield data(
-                {"type": "session", "session_id": event.conversation_id, "model": event.model}
-            )
-        elif isinstance(event, ContentDelta):
-            yield data({"type": "content", "delta": event.text})
-        elif isinstance(event, ReasoningDelta):
-            yield data({"type": "reasoning", "delta": event.text})
-        elif isinstance(event, ToolCall):
-            yield data(
-                {
-                    "type": "tool_call",
-                    "id": event.id,
-                    "name": event.name,
-                    "arguments": event.arguments,
-                }
-            )
-        elif isinstance(event, ToolResult):
-            yield data(
-                {
-                    "type": "tool_result",
-                    "id": event.id,
-                    "name": event.name,
-                    "output": event.output,
-                    "is_error": event.is_error,
-                }
-            )
-        elif isinstance(event, TurnDone):
-            yield data(
-                {
-                    "type": "done",
-                    "session_id": handle.conversation.public_id,
-                    "model": handle.model,
-                    "finish_reason": event.finish_reason,
-                    "tokens": tokens(event.usage).model_dump(),
-                    "tools_used": [t.model_dump() for t in tool_uses(event.tools_used)],
-                }
-            )
-        elif isinstance(event, TurnFailed):
-            yield data({"type": "error", "error": {"code": event.code, "message": event.message}})
+        payload = event_payload(event, handle)
+        if payload is not None:
+            yield data(payload)
     yield DONE
 
 
