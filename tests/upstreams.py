@@ -65,6 +65,9 @@ class Behavior:
     prompt_tokens: int = 9
     reasoning_field: str = "reasoning_content"  # OpenAI dialect: vLLM/DeepSeek; Ollama: reasoning
     embedding_size: int = 8
+    # Like a real model in a tool loop: make the tool calls only while the request holds
+    # no tool result yet, then answer with `reply`.
+    calls_once: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,19 @@ class _Stream(Response):
 Answer = Callable[[Any, Behavior], Response]
 
 
+def _has_tool_result(body: Any) -> bool:
+    """An OpenAI `tool` message, or an Anthropic `tool_result` block, in the request."""
+    for message in (body or {}).get("messages") or []:
+        if message.get("role") == "tool":
+            return True
+        content = message.get("content")
+        if isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        ):
+            return True
+    return False
+
+
 def _endpoint(up: Upstream, errors: dict[int, Any], answer: Answer) -> Callable[..., Any]:
     """Record the request, apply a fault of the whole route if one is set, else answer."""
 
@@ -172,6 +188,9 @@ def _endpoint(up: Upstream, errors: dict[int, Any], answer: Answer) -> Callable[
             return JSONResponse(errors[status], status_code=status)
         if behavior.fault == "slow" and await _wait_for_disconnect(request.receive, behavior.delay):
             return Response(status_code=499)  # nobody is listening any more
+        if behavior.calls_once:  # call first (no text), answer once a result is back
+            done = _has_tool_result(body)
+            behavior = replace(behavior, **({"tool_calls": ()} if done else {"reply": ""}))
         response = answer(body, behavior)
         if isinstance(response, _Stream):
             response.upstream = up

@@ -236,3 +236,42 @@ async def test_text_before_a_call_is_kept(tools_env: Any) -> None:
     ]
     body = (await env.client.post("/api/chat", json={"message": "go"})).json()
     assert body["response"] == "Let me check. Found it."
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_native_tool_calling_providers_run_the_loop(settings: Settings, kind: str) -> None:
+    """Real SDKs against real local upstreams: the call arrives through the vendor's own
+    tool-calling format, the result goes back in it, and the answer follows."""
+    from roost.config import ModelSettings
+    from tests.upstreams import ToolCall as UpstreamCall
+    from tests.upstreams import anthropic_upstream, openai_upstream
+
+    start = openai_upstream if kind == "openai" else anthropic_upstream
+    with start(
+        reply="The echo said hi.",
+        tool_calls=(UpstreamCall("echo", {"text": "hi"}, id="call_1"),),
+        calls_once=True,
+    ) as up:
+        settings.models["remote"] = ModelSettings(
+            provider=kind, model="m", base_url=up.base_url, api_key="k"
+        )
+        settings.default_model = "remote"
+        async with running(settings) as env:
+            echo = Echo()
+            env.services.tools.install("echo", echo)
+            enable(env, "echo")
+            response = await env.client.post("/api/chat", json={"message": "use echo"})
+            assert response.status_code == 200, response.text
+            body = response.json()
+    assert body["response"] == "The echo said hi."
+    assert body["tools_used"] == [{"name": "echo", "arguments": {"text": "hi"}}]
+    assert echo.calls == [{"text": "hi"}]
+    path = "/v1/chat/completions" if kind == "openai" else "/v1/messages"
+    first, second = up.bodies(path)
+    assert [t.get("name") or t["function"]["name"] for t in first["tools"]] == ["echo"]
+    sent = second["messages"][-1]
+    if kind == "openai":
+        assert sent == {"role": "tool", "tool_call_id": "call_1", "content": "echo: hi"}
+    else:
+        assert sent["content"][0]["type"] == "tool_result"
+        assert sent["content"][0]["tool_use_id"] == "call_1"
