@@ -159,6 +159,28 @@ class HeartbeatSettings(_Section):
     model: str | None = Field(None, description="Model for heartbeat turns (unset: default)")
 
 
+class AgentSettings(_Section):
+    """MemGPT-compatible agents (/api/agents)."""
+
+    model: str | None = Field(None, description="Model of new MemGPT agents (unset: default_model)")
+    max_steps: int = Field(
+        10, ge=1, le=100, description="Most model steps for one message (request_heartbeat chains)"
+    )
+    summarize_at: float = Field(
+        0.75,
+        ge=0.2,
+        le=0.95,
+        description="Summarise older messages when the prompt passes this share of the window",
+    )
+    max_agents: int = Field(1000, ge=1, le=100_000, description="Most agents one user may have")
+    queue_timeout: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="Seconds a message waits for the agent's running turn before a 409",
+    )
+
+
 class ModelSettings(_Section):
     provider: Literal["llamacpp", "openai", "anthropic", "sentence-transformers"] = Field(
         "llamacpp",
@@ -236,6 +258,7 @@ class Settings(_Section):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @property

@@ -192,13 +192,97 @@ memory_embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # little-endian float32
 )
 
-# Made by migration 0003 in dialect-specific DDL that a Table cannot describe: SQLite's
+# MemGPT-compatible agents (migration 0007). The persona and human blocks of core memory
+# live on the agent row; recall memory is the agent's message transcript; archival
+# passages get their own keyword index (raw DDL, below).
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # A UUID, unique across users: MemGPT routes name an agent by this id alone.
+    Column("public_id", String(36), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("preset", String(100), nullable=False),
+    Column("model", String(200), nullable=True),
+    Column("system", Text, nullable=False),
+    Column("persona", Text, nullable=False),
+    Column("human", Text, nullable=False),
+    Column("persona_name", String(100), nullable=True),
+    Column("human_name", String(100), nullable=True),
+    Column("tools", JSON, nullable=False),
+    Column("meta", JSON, nullable=False),
+    # What older, evicted messages said; the prompt carries it instead of them.
+    Column("summary", Text, nullable=True),
+    # Messages with an id below this are out of the context window (still searchable).
+    Column("context_from", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_run_at", UTCDateTime, nullable=True),
+    # The target of the two-column keys below: a child row's owner is the agent's.
+    UniqueConstraint("id", "user_id"),
+)
+
+agent_messages = Table(
+    "agent_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("public_id", String(36), nullable=False, unique=True),
+    Column("agent_id", Integer, nullable=False),
+    Column("user_id", String(36), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("name", String(100), nullable=True),
+    Column("tool_calls", JSON, nullable=True),
+    Column("tool_call_id", String(64), nullable=True),
+    Column("model", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["agent_id", "user_id"], ["agents.id", "agents.user_id"], ondelete="CASCADE"
+    ),
+    # "An agent's messages in order", both ways, and the cascade's lookup.
+    Index("ix_agent_messages_agent_id_id", "agent_id", "id"),
+)
+
+agent_passages = Table(
+    "agent_passages",
+    metadata,
+    # SQLite: the rowid that the FTS5 index refers to.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("public_id", String(36), nullable=False, unique=True),
+    Column("agent_id", Integer, nullable=False),
+    Column("user_id", String(36), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["agent_id", "user_id"], ["agents.id", "agents.user_id"], ondelete="CASCADE"
+    ),
+    Index("ix_agent_passages_agent_id_id", "agent_id", "id"),
+)
+
+# A user's named humans, personas, presets and tool registrations (`kind`), each a JSON
+# object of that kind's fields. Built-in ones (sam_pov, memgpt_chat...) live in code.
+agent_library = Table(
+    "agent_library",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("public_id", String(36), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Also the index for "this user's items of a kind".
+    UniqueConstraint("user_id", "kind", "name"),
+)
+
+# Made by migrations 0003 and 0007 in dialect-specific DDL that a Table cannot describe: SQLite's
 # FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
 # generated tsvector column with its GIN index.
 # The memory_vec_* tables are sqlite-vec's, made at run time (storage/memory_vectors.py).
-_RAW_DDL_TABLE_PREFIX = ("memory_fts", "memory_vec_")
-_RAW_DDL_COLUMNS = {("memory_chunks", "tsv")}
-_RAW_DDL_INDEXES = {"ix_memory_chunks_tsv"}
+_RAW_DDL_TABLE_PREFIX = ("memory_fts", "memory_vec_", "agent_passages_fts")
+_RAW_DDL_COLUMNS = {("memory_chunks", "tsv"), ("agent_passages", "tsv")}
+_RAW_DDL_INDEXES = {"ix_memory_chunks_tsv", "ix_agent_passages_tsv"}
 
 
 def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
