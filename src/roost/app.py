@@ -15,6 +15,8 @@ from roost.api import errors
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
+from roost.api.memgpt import register_errors as register_memgpt_errors
+from roost.api.memgpt import router as memgpt_router
 from roost.api.native import router as native_router
 from roost.api.openai import register_errors as register_openai_errors
 from roost.api.openai import router as openai_router
@@ -83,9 +85,11 @@ def create_app(
     errors.install(app)
     register_kernel2_errors()
     register_openai_errors()
+    register_memgpt_errors()
     app.include_router(native_router)
     app.include_router(kernel2_router)
     app.include_router(openai_router)
+    app.include_router(memgpt_router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -13,6 +13,8 @@ from roost.config import (  # re-exported: the app and the CLI find them here
 from roost.core.errors import ConfigError, ModelNotFound
 from roost.providers.base import EmbeddingProvider
 from roost.providers.registry import ProviderRegistry
+from roost.services.agents import AgentService
+from roost.services.agents.store import AgentStore
 from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
@@ -56,9 +58,11 @@ class Services:
     memory: MemoryService
     approvals: ApprovalService
     tools: ToolRegistry
+    agents: AgentService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.turns.drain(drain_seconds)
+        await self.agents.drain(drain_seconds)
         await self.memory.close()
         await self.providers.close()
         await self.database.close()
@@ -137,6 +141,7 @@ async def build_services(
             memory=memory,
             approvals=approvals,
             tools=tools,
+            agents=AgentService(settings, registry, AgentStore.on(database)),
         )
     except BaseException:
         await database.close()

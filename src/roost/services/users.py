@@ -31,8 +31,12 @@ class UserService:
         self._keys = keys
         self._on_revoke = on_revoke  # drops cached logins, so a revoked key stops at once
 
-    async def create(self, name: str, *, is_admin: bool = False) -> User:
-        return await self._users.create(_check_name(name, "user name"), is_admin=is_admin)
+    async def create(
+        self, name: str, *, is_admin: bool = False, user_id: str | None = None
+    ) -> User:
+        return await self._users.create(
+            _check_name(name, "user name"), is_admin=is_admin, user_id=user_id
+        )
 
     async def resolve(self, id_or_name: str) -> User:
         user = await self._users.get(id_or_name) or await self._users.get_by_name(id_or_name)
@@ -56,6 +60,19 @@ class UserService:
 
     async def list_keys(self, user: User) -> builtins.list[ApiKey]:
         return await self._keys.list(user.id)
+
+    async def revoke_any(self, secret_id_or_prefix: str) -> ApiKey:
+        """Revoke a key named by its secret, id or prefix, whoever owns it (admin routes)."""
+        found = await self._keys.find_active(secret_id_or_prefix)
+        matches = [found[0]] if found is not None else await self._keys.find(secret_id_or_prefix)
+        if not matches:
+            raise NotFound("API key does not exist")
+        if len(matches) > 1:
+            raise InvalidRequest("that prefix names several keys; give the key's id")
+        key = matches[0]
+        await self._keys.revoke(key.user_id, key.id)
+        self._on_revoke()
+        return key
 
     async def revoke_key(self, user: User, key_id_or_prefix: str) -> None:
         revoked = await self._keys.revoke(user.id, key_id_or_prefix)

@@ -110,6 +110,16 @@ class KeyRepository:
             result = await conn.execute(query)
         return result.rowcount > 0
 
+    async def find(self, key_id_or_prefix: str) -> builtins.list[ApiKey]:
+        """Active keys with this id or prefix, whoever owns them (admin routes)."""
+        query = select(*_KEY_COLUMNS).where(
+            api_keys.c.revoked_at.is_(None),
+            or_(api_keys.c.id == key_id_or_prefix, api_keys.c.prefix == key_id_or_prefix),
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_key(row) for row in rows]
+
     async def touch(self, key_id: str, when: datetime) -> None:
         """Record a use of the key (callers throttle this; it is a write)."""
         async with self._db.write() as conn:

@@ -125,9 +125,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_agent_library"),
         sa.UniqueConstraint("public_id", name="uq_agent_library_public_id"),
-        sa.UniqueConstraint(
-            "user_id", "kind", "name", name="uq_agent_library_user_id_kind_name"
-        ),
+        sa.UniqueConstraint("user_id", "kind", "name", name="uq_agent_library_user_id_kind_name"),
     )
     dialect = op.get_bind().dialect.name
     for statement in _SQLITE_FTS if dialect == "sqlite" else _PG_TSV:
