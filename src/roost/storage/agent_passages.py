@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import Integer, Row, String, Text, TextClause, delete, insert, select, text
+from sqlalchemy import Row, String, Text, TextClause, delete, insert, select, text
 
 from roost.core.agents import Agent, Passage
 from roost.core.clock import utcnow
@@ -19,26 +19,38 @@ from roost.storage.tables import agent_passages as table
 
 def _typed(sql: str) -> TextClause:
     # Typed result columns: SQLite hands back timestamps as text otherwise.
-    typed = text(sql).columns(
-        public_id=String(), text=Text(), created_at=UTCDateTime(), total=Integer()
-    )
+    typed = text(sql).columns(public_id=String(), text=Text(), created_at=UTCDateTime())
     return typed  # type: ignore[return-value]
 
 
 _SEARCH = {
     "sqlite": _typed("""\
-SELECT p.public_id, p.text, p.created_at, count(*) OVER () AS total
+SELECT p.public_id, p.text, p.created_at
 FROM agent_passages_fts
 JOIN agent_passages AS p ON p.id = agent_passages_fts.rowid
 WHERE agent_passages_fts MATCH :match AND p.agent_id = :agent
 ORDER BY bm25(agent_passages_fts), p.id
 LIMIT :limit OFFSET :offset"""),
     "postgresql": _typed("""\
-SELECT p.public_id, p.text, p.created_at, count(*) OVER () AS total
+SELECT p.public_id, p.text, p.created_at
 FROM agent_passages AS p CROSS JOIN to_tsquery('simple', :match) AS q
 WHERE p.tsv @@ q AND p.agent_id = :agent
 ORDER BY ts_rank_cd(p.tsv, q) DESC, p.id
 LIMIT :limit OFFSET :offset"""),
+}
+
+
+# bm25() cannot sit beside a window function, so the total is its own query.
+_COUNT = {
+    "sqlite": text(
+        "SELECT count(*) FROM agent_passages_fts JOIN agent_passages AS p "
+        "ON p.id = agent_passages_fts.rowid "
+        "WHERE agent_passages_fts MATCH :match AND p.agent_id = :agent"
+    ),
+    "postgresql": text(
+        "SELECT count(*) FROM agent_passages AS p "
+        "WHERE p.tsv @@ to_tsquery('simple', :match) AND p.agent_id = :agent"
+    ),
 }
 
 
@@ -107,6 +119,6 @@ class PassageRepository:
         params = {"match": match, "agent": agent.key, "limit": limit, "offset": max(offset, 0)}
         async with self._db.read() as conn:
             rows = (await conn.execute(_SEARCH[dialect], params)).all()
-        total = int(rows[0].total) if rows else 0
+            total = int((await conn.execute(_COUNT[dialect], params)).scalar_one())
         passages = [Passage(r.public_id, agent.id, r.text, r.created_at) for r in rows]
         return passages, total

@@ -38,7 +38,13 @@ from roost.services.agents.events import (
     StepLog,
 )
 from roost.services.agents.store import LiveAgent
-from roost.services.agents.tools import INNER_THOUGHTS, SPECS, AgentTools
+from roost.services.agents.tools import (
+    COMPACT_SPECS,
+    COMPACT_WINDOW,
+    INNER_THOUGHTS,
+    SPECS,
+    AgentTools,
+)
 from roost.services.generation import Collected, model_events
 from roost.services.tools.base import ToolError, clip
 
@@ -65,7 +71,8 @@ class AgentLoop:
         put: Callable[[AgentEvent], None],
     ) -> AgentDone | AgentFailed:
         """Run the steps for the user message already stored; report each step's events."""
-        specs = tuple(SPECS[name] for name in SPECS)
+        compact = provider.context_window <= COMPACT_WINDOW
+        specs = tuple((COMPACT_SPECS if compact else SPECS).values())
         reserve = options.max_tokens or 256
         budget = Budget(provider.context_window, reserve, self._settings.summarize_at)
         context = ContextBuilder(provider, specs, budget)

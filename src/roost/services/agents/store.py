@@ -37,7 +37,8 @@ class AgentStore:
 def check_block(name: str, value: str) -> str:
     if len(value) > CORE_LIMIT:
         raise InvalidRequest(
-            f"{name} is {len(value)} characters; core memory blocks hold at most {CORE_LIMIT}",
+            f"{name} is {len(value)} characters; core memory blocks hold at most "
+            f"{CORE_LIMIT} characters",
             param=name,
         )
     return value

@@ -35,24 +35,47 @@ _THOUGHTS_PARAM = {
 Handler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
-def model_spec(name: str) -> ToolSpec:
+COMPACT_WINDOW = 4096  # models with this window or less get the compact descriptions
+_COMPACT_CHARS = {INNER_THOUGHTS: 240, "message": 800}
+
+
+def _compact(properties: dict[str, Any]) -> dict[str, Any]:
+    """Parameters without descriptions, and bounded thoughts and messages: a small model's
+    window cannot spare the full schemas (1,400 tokens for SmolLM2), and its call must
+    fit its reply budget."""
+    out: dict[str, Any] = {}
+    for key, value in properties.items():
+        slim = {k: v for k, v in value.items() if k != "description"}
+        if key in _COMPACT_CHARS:
+            slim["maxLength"] = _COMPACT_CHARS[key]
+        out[key] = slim
+    return out
+
+
+def model_spec(name: str, compact: bool = False) -> ToolSpec:
     """The tool as the model sees it: MemGPT's schema with `inner_thoughts` first, so a
     model that may only emit a call (grammar-constrained, tool_choice required) still
     thinks before it acts."""
     schema = tool_schema(name)
     parameters = schema["parameters"]
+    properties = {INNER_THOUGHTS: _THOUGHTS_PARAM, **parameters["properties"]}
+    description = schema["description"]
+    if compact:
+        properties = _compact(properties)
+        description = description.split(". ")[0].rstrip(".")
     return ToolSpec(
         name,
-        schema["description"],
+        description,
         {
             "type": "object",
-            "properties": {INNER_THOUGHTS: _THOUGHTS_PARAM, **parameters["properties"]},
+            "properties": properties,
             "required": [INNER_THOUGHTS, *parameters["required"]],
         },
     )
 
 
 SPECS = {name: model_spec(name) for name in ALL_TOOLS}
+COMPACT_SPECS = {name: model_spec(name, compact=True) for name in ALL_TOOLS}
 
 
 class BoundTool:
