@@ -44,7 +44,8 @@ async def test_create_agent_as_the_seed_does(env: Env) -> None:
     assert state["state"]["memory"]["persona"]["limit"] == 2000
     assert isinstance(state["created_at"], int)
     assert state["llm_config"]["model"] == "scripted"
-    assert "send_message" in state["tools"] and "core_memory_append" in state["tools"]
+    assert "send_message" in state["tools"]
+    assert "core_memory_append" in state["tools"]
     assert body["preset"]["name"] == "memgpt_chat"
     assert body["preset"]["functions_schema"]
 
@@ -53,7 +54,8 @@ async def test_unknown_human_or_persona_is_literal_text(env: Env) -> None:
     agent_id = await new_agent(env.client, human="Name: Ada", persona="I am terse.")
     memory = (await env.client.get(f"/api/agents/{agent_id}/memory")).json()
     assert memory["core_memory"] == {"human": "Name: Ada", "persona": "I am terse."}
-    assert memory["recall_memory"] == 0 and memory["archival_memory"] == 0
+    assert memory["recall_memory"] == 0
+    assert memory["archival_memory"] == 0
 
 
 async def test_stream_is_the_seeds_four_events_in_order(env: Env) -> None:
@@ -96,7 +98,8 @@ async def test_stream_is_the_seeds_four_events_in_order(env: Env) -> None:
     }
     assert next(iter(request.tools[0].parameters["properties"])) == "inner_thoughts"
     system = request.messages[0].content
-    assert "<persona>" in system and "Chad" in system
+    assert "<persona>" in system
+    assert "Chad" in system
     assert json.loads(request.messages[-1].content)["message"] == SEED_QUESTION
 
 
@@ -161,7 +164,8 @@ async def test_heartbeat_chains_steps_one_group_each(env: Env) -> None:
     }
     # The second step saw the result and MemGPT's heartbeat message.
     second = env.provider.requests[-1].messages
-    assert second[-2].role == "tool" and json.loads(second[-2].content)["status"] == "OK"
+    assert second[-2].role == "tool"
+    assert json.loads(second[-2].content)["status"] == "OK"
     assert json.loads(second[-1].content)["type"] == "heartbeat"
     archival = (await env.client.get(f"/api/agents/{agent_id}/archival")).json()
     assert [p["contents"] for p in archival["archival_memory"]] == ["Chad likes tea"]
@@ -301,7 +305,8 @@ async def test_archival_search_finds_by_keyword(env: Env) -> None:
     ).json()
     result = body["messages"][2]["function_return"]
     assert result.startswith("Showing 1 of 1 results (page 0/0):")
-    assert "Wavelength" in result and "green tea" not in result
+    assert "Wavelength" in result
+    assert "green tea" not in result
 
 
 async def test_recall_messages_and_conversation_search(env: Env) -> None:
@@ -443,7 +448,8 @@ async def test_humans_personas_presets_and_tools(env: Env, tmp_path: Any) -> Non
     humans = (await client.get("/api/humans")).json()["humans"]
     assert {"basic", "cs_phd"} <= {h["name"] for h in humans}
     made = (await client.post("/api/humans", json={"name": "ada", "text": "Name: Ada"})).json()
-    assert made["name"] == "ada" and made["user_id"] == env.services.auth.default_user.id
+    assert made["name"] == "ada"
+    assert made["user_id"] == env.services.auth.default_user.id
     assert (await client.get("/api/humans/ada")).json()["text"] == "Name: Ada"
     agent_id = await new_agent(client, human="ada")
     memory = (await client.get(f"/api/agents/{agent_id}/memory")).json()
