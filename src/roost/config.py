@@ -170,7 +170,8 @@ class AgentSettings(_Section):
         0.75,
         ge=0.2,
         le=0.95,
-        description="Summarise older messages when the prompt passes this share of the window",
+        description="Summarise older messages when they fill this share of the window's room "
+        "for messages",
     )
     max_agents: int = Field(1000, ge=1, le=100_000, description="Most agents one user may have")
     queue_timeout: float = Field(

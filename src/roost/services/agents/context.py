@@ -1,6 +1,7 @@
 """An agent's prompt: the system prompt with core memory (and the summary of what no
 longer fits), then the in-context messages; older messages are summarised when the prompt
-passes `[agents] summarize_at` of the model's window.
+take more than `[agents] summarize_at` of the room the model's window leaves them (after
+the system prompt, core memory and the function descriptions).
 
 Summarising never fails a turn: if the model cannot summarise, the evicted messages are
 noted as moved to recall memory instead. It runs at most once per step, so an oversized
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_MESSAGES = 400  # most messages read for a prompt (the token budget cuts further)
 SUMMARY_CHARS = 2000
-KEEP_TOKENS_SHARE = 0.5  # after summarising, the kept messages take at most this share
+KEEP_SHARE = 0.5  # after summarising, the kept messages take at most this share of the room
 _SLACK = 32
 _SUMMARY_SYSTEM = (
     "You summarise a conversation between an AI persona and a user, for the AI to remember "
@@ -133,12 +134,18 @@ class ContextBuilder:
         return self._tools_cost
 
     async def build(self, live: LiveAgent) -> list[ChatMessage]:
-        """The prompt for the next step, summarising first when it has grown too long."""
+        """The prompt for the next step, summarising first when its messages have grown
+        past `share` of the room the window leaves them (after system prompt and tools)."""
         prompt, cost, window = await self._prompt(live)
-        if cost > self._budget.share * self._budget.usable and len(_units(window)) > 1:
-            await self._summarise(live, window, cost)
+        fixed = await self._fixed(prompt)
+        room = self._budget.usable - fixed
+        if cost - fixed > self._budget.share * room and len(_units(window)) > 1:
+            await self._summarise(live, window, max(0, int(room * KEEP_SHARE)))
             prompt, cost, window = await self._prompt(live)
         return prompt
+
+    async def _fixed(self, prompt: list[ChatMessage]) -> int:
+        return await self._provider.count_tokens(prompt[:1]) + await self._tools_tokens()
 
     async def _prompt(self, live: LiveAgent) -> tuple[list[ChatMessage], int, list[AgentMessage]]:
         store = live.store
@@ -149,10 +156,8 @@ class ContextBuilder:
         cost = await self._provider.count_tokens(prompt) + await self._tools_tokens()
         return prompt, cost, window
 
-    async def _summarise(self, live: LiveAgent, window: list[AgentMessage], cost: int) -> None:
+    async def _summarise(self, live: LiveAgent, window: list[AgentMessage], target: int) -> None:
         units = _units(window)
-        fixed = cost - await self._provider.count_tokens([as_chat(m) for m in window])
-        target = max(0, int(self._budget.usable * KEEP_TOKENS_SHARE) - fixed)
         kept: list[list[AgentMessage]] = []
         used = 0
         for unit in reversed(units):  # newest first; the newest unit always stays

@@ -36,7 +36,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
 COMPACT_WINDOW = 4096  # models with this window or less get the compact descriptions
-_COMPACT_CHARS = {INNER_THOUGHTS: 240, "message": 800}
+_COMPACT_CHARS = {INNER_THOUGHTS: 240, "message": 600}
 
 
 def _compact(properties: dict[str, Any]) -> dict[str, Any]:
