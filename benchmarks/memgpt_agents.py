@@ -9,8 +9,8 @@ the OpenAI SDK call, running the function, storing the step's messages, the resp
 - steps/s: messages (one step each) answered per second, 1 and 8 agents at a time.
 - overhead per step: p50 latency through roost minus p50 of the same upstream request
   sent directly by the same client (the baseline, measured in the same run).
-- memory: roost's RSS with no agents, then after creating 1,000 agents and sending each
-  one message (so each has been run once), reported per agent.
+- memory: roost's RSS once warmed up (the measured agents used), then after creating 1,000 more
+  agents and sending each one message (so each has been run once), per agent.
 
     .venv/bin/python benchmarks/memgpt_agents.py [--messages 300] [--agents 1000]
 """
@@ -32,6 +32,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import PASSWORD, free_port, start_roost, stop, wait_for_health
 
+POOL = 96  # agents the step measurements use in turn
 HEAD = {"id": "chatcmpl-fast", "object": "chat.completion.chunk", "created": 1, "model": "fast"}
 
 
@@ -126,8 +127,9 @@ async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int)
                     pass
             return time.perf_counter() - start
 
-        baseline_rss = rss_kib(pid)
-        warm = [await new_agent(f"warm{i}") for i in range(8)]
+        # A pool of agents, used in turn, so that histories stay short (a step reads and
+        # sends the agent's whole in-context window, which grows with its history).
+        warm = [await new_agent(f"warm{i}") for i in range(POOL)]
         for agent in warm:
             await send(agent)
         async with httpx.AsyncClient(timeout=60, limits=limits) as raw:
@@ -139,8 +141,10 @@ async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int)
                 roost_lat: list[float] = []
                 direct_lat: list[float] = []
                 started = time.perf_counter()
-                for _ in range(rounds):
-                    roost_lat += await asyncio.gather(*(send(a) for a in warm[:concurrent]))
+                for index in range(rounds):
+                    first = (index * concurrent) % POOL
+                    batch = warm[first : first + concurrent]
+                    roost_lat += await asyncio.gather(*(send(a) for a in batch))
                 roost_rate = len(roost_lat) / (time.perf_counter() - started)
                 started = time.perf_counter()
                 for _ in range(rounds):
@@ -154,15 +158,18 @@ async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int)
                     f"steps/s ratio {roost_rate / direct_rate:.3f} of the upstream alone"
                 )
 
-        ids = [await new_agent(f"idle{i}") for i in range(agents_n - len(warm))]
+        # The baseline: everything loaded and used (SDK, model client, caches).
+        await asyncio.sleep(1.0)
+        baseline_rss = rss_kib(pid)
+        ids = [await new_agent(f"idle{i}") for i in range(agents_n)]
         for start in range(0, len(ids), 16):
             await asyncio.gather(*(send(a) for a in ids[start : start + 16]))
         await asyncio.sleep(1.0)
         after = rss_kib(pid)
-        total = agents_n
         print(
-            f"\nRSS: {baseline_rss / 1024:.1f} MiB with no agents, {after / 1024:.1f} MiB with "
-            f"{total} agents each run once: {(after - baseline_rss) / total:.1f} KiB per agent "
+            f"\nRSS: {baseline_rss / 1024:.1f} MiB warmed up with {POOL} agents, {after / 1024:.1f} MiB "
+            f"after {agents_n} more agents, each run once and now idle: "
+            f"{(after - baseline_rss) / agents_n:.1f} KiB per agent "
             f"(ratio {after / baseline_rss:.3f} of the baseline)"
         )
 

@@ -79,13 +79,16 @@ async def test_passages_search_and_cascade(
 async def test_messages_window_pages_and_search(db: Database, alice: User) -> None:
     agents, messages = AgentRepository(db), AgentMessageRepository(db)
     agent = await _agent(agents, alice)
-    stored = await messages.append(
+    await messages.append(
         agent,
         [
             NewAgentMessage("user" if i % 2 == 0 else "assistant", f"m{i} 50%_off", new_uuid())
             for i in range(6)
         ],
     )
+    every = await messages.newest(agent, limit=10)
+    assert every is not None
+    stored = every[::-1]
     assert [m.text[:2] for m in stored] == ["m0", "m1", "m2", "m3", "m4", "m5"]
     newest = await messages.newest(agent, limit=2, offset=1)
     assert newest is not None
@@ -95,7 +98,9 @@ async def test_messages_window_pages_and_search(db: Database, alice: User) -> No
     assert [m.text[:2] for m in before] == ["m1", "m0"]
     moved = await agents.update(alice.id, agent.id, context_from=stored[4].seq)
     assert moved is not None
-    assert [m.text[:2] for m in await messages.window(moved, 100)] == ["m4", "m5"]
+    window, recall, archival = await messages.window(moved, 100)
+    assert [m.text[:2] for m in window] == ["m4", "m5"]
+    assert (recall, archival) == (6, 0)
     found, total = await messages.search(agent, text="50%_OFF", offset=2, limit=2)
     assert total == 6
     assert [m.text[:2] for m in found] == ["m2", "m3"]

@@ -10,12 +10,13 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, insert, select
+from sqlalchemy import ColumnElement, Row, func, insert, select, update
 
 from roost.core.agents import Agent, AgentMessage, NewAgentMessage
 from roost.core.clock import utcnow
 from roost.storage.db import Database
 from roost.storage.tables import agent_messages as table
+from roost.storage.tables import agent_passages, agents
 
 
 def _to_message(agent: Agent, row: Row[*tuple[Any, ...]]) -> AgentMessage:
@@ -43,11 +44,12 @@ class AgentMessageRepository:
         self._db = db
 
     async def append(
-        self, agent: Agent, new: builtins.list[NewAgentMessage]
-    ) -> builtins.list[AgentMessage]:
-        """Store messages in one transaction, in the given order."""
+        self, agent: Agent, new: builtins.list[NewAgentMessage], *, ran_at: datetime | None = None
+    ) -> None:
+        """Store messages in one transaction, in the given order (and, with `ran_at`, mark
+        the agent as run then, in the same transaction)."""
         if not new:
-            return []
+            return
         now = utcnow()
         rows = [
             {
@@ -65,27 +67,32 @@ class AgentMessageRepository:
             for m in new
         ]
         async with self._db.write() as conn:
-            for row in rows:  # one by one: ids must increase in this order on both backends
-                await conn.execute(insert(table).values(row))
-            ids = [m.id for m in new]
-            stored = (
+            # One executemany; both drivers insert the rows in order, so ids increase.
+            await conn.execute(insert(table), rows)
+            if ran_at is not None:
                 await conn.execute(
-                    select(table).where(table.c.public_id.in_(ids)).order_by(table.c.id)
+                    update(agents).where(agents.c.id == agent.key).values(last_run_at=ran_at)
                 )
-            ).all()
-        return [_to_message(agent, row) for row in stored]
 
-    async def window(self, agent: Agent, limit: int) -> builtins.list[AgentMessage]:
-        """The in-context messages (seq >= context_from), oldest first, at most the last `limit`."""
+    async def window(
+        self, agent: Agent, limit: int
+    ) -> tuple[builtins.list[AgentMessage], int, int]:
+        """The in-context messages (seq >= context_from), oldest first, at most the last
+        `limit`; and how many messages and archival passages the agent has in all."""
         query = (
             select(table)
             .where(table.c.agent_id == agent.key, table.c.id >= agent.context_from)
             .order_by(table.c.id.desc())
             .limit(limit)
         )
+        counts = select(
+            select(func.count()).where(table.c.agent_id == agent.key).scalar_subquery(),
+            select(func.count()).where(agent_passages.c.agent_id == agent.key).scalar_subquery(),
+        )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return [_to_message(agent, row) for row in reversed(rows)]
+            recall, archival = (await conn.execute(counts)).one()
+        return [_to_message(agent, row) for row in reversed(rows)], int(recall), int(archival)
 
     async def newest(
         self, agent: Agent, *, limit: int, offset: int = 0, before: str | None = None

@@ -149,8 +149,7 @@ class ContextBuilder:
 
     async def _prompt(self, live: LiveAgent) -> tuple[list[ChatMessage], int, list[AgentMessage]]:
         store = live.store
-        recall, archival = await store.agents.sizes(live.agent)
-        window = await store.messages.window(live.agent, WINDOW_MESSAGES)
+        window, recall, archival = await store.messages.window(live.agent, WINDOW_MESSAGES)
         prompt = [ChatMessage("system", system_text(live.agent, recall, archival))]
         prompt += [as_chat(m) for m in window]
         cost = await self._provider.count_tokens(prompt) + await self._tools_tokens()

@@ -313,7 +313,8 @@ class AgentService:
         self._check(text)
         agent = await self.get(user, agent_id)
         lock = self._locks.setdefault(agent.key, asyncio.Lock())
-        if lock.locked() and not wait:
+        waited = lock.locked()
+        if waited and not wait:
             raise AgentBusy(f"agent {agent_id} is answering another message", retry=False)
         try:
             await asyncio.wait_for(lock.acquire(), self._settings.agents.queue_timeout)
@@ -323,16 +324,18 @@ class AgentService:
                 retry=True,
             ) from None
         try:
-            agent = await self.get(user, agent_id)  # it may have changed while we waited
+            if waited:  # the agent may have changed (or gone) while we waited
+                agent = await self.get(user, agent_id)
             model, provider = self._providers.get(self.model_of(agent))
-            when = timestamp or utcnow()
+            now = utcnow()
+            when = timestamp or now
             packed = (
                 packing.system_alert(text, when)
                 if role == "system"
                 else packing.user_message(text, when)
             )
-            await self._store.messages.append(agent, [NewAgentMessage("user", packed, new_uuid())])
-            agent = await self._updated(user, agent_id, last_run_at=utcnow())
+            message = NewAgentMessage("user", packed, new_uuid())
+            await self._store.messages.append(agent, [message], ran_at=now)
         except BaseException:
             lock.release()
             raise
