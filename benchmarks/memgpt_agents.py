@@ -167,8 +167,8 @@ async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int)
         await asyncio.sleep(1.0)
         after = rss_kib(pid)
         print(
-            f"\nRSS: {baseline_rss / 1024:.1f} MiB warmed up with {POOL} agents, {after / 1024:.1f} MiB "
-            f"after {agents_n} more agents, each run once and now idle: "
+            f"\nRSS: {baseline_rss / 1024:.1f} MiB warmed up with {POOL} agents, "
+            f"{after / 1024:.1f} MiB after {agents_n} more agents, each run once and now idle: "
             f"{(after - baseline_rss) / agents_n:.1f} KiB per agent "
             f"(ratio {after / baseline_rss:.3f} of the baseline)"
         )

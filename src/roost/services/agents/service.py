@@ -193,8 +193,13 @@ class AgentService:
         return agent
 
     async def delete(self, user: User, agent_id: str) -> None:
+        """Delete the agent with its messages and passages (a running turn then fails)."""
+        agent = await self.get(user, agent_id)
         if not await self._store.agents.delete(user.id, agent_id):
             raise NotFound(f"Agent agent_id={agent_id} not found.")
+        lock = self._locks.get(agent.key)
+        if lock is not None and not lock.locked():
+            del self._locks[agent.key]
 
     def model_of(self, agent: Agent) -> str:
         return agent.model or self._settings.agents.model or self._settings.default_model
