@@ -13,6 +13,7 @@ from roost.providers.registry import ProviderRegistry
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
+from roost.services.inbox import InboxService, InboxWorker, PreviewService
 from roost.services.memory import MemoryService
 from roost.services.models import ModelService
 from roost.services.roles import RoleService
@@ -21,6 +22,7 @@ from roost.services.turns import TurnService
 from roost.services.users import UserService
 from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
+from roost.storage.inbox import InboxRepository
 from roost.storage.keys import KeyRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.messages import MessageRepository
@@ -44,9 +46,13 @@ class Services:
     models: ModelService
     completions: CompletionService
     memory: MemoryService
+    inbox: InboxService
+    preview: PreviewService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
+        await self.inbox.stop()  # no new deliveries while the running turns drain
         await self.turns.drain(drain_seconds)
+        await self.inbox.close()
         await self.memory.close()
         await self.providers.close()
         await self.database.close()
@@ -79,6 +85,9 @@ async def build_services(
             marker=settings.home / "keys-changed",
         )
         roles = RoleService(RoleRepository(database))
+        inbox_repo = InboxRepository(database)
+        worker = InboxWorker(settings.queue, inbox_repo, messages, users, turns)
+        inbox = InboxService(settings, conversations, inbox_repo, worker)
         return Services(
             settings=settings,
             database=database,
@@ -92,6 +101,8 @@ async def build_services(
             models=ModelService(registry),
             completions=CompletionService(settings, registry, turns, roles, memory),
             memory=memory,
+            inbox=inbox,
+            preview=PreviewService(settings, conversations, inbox, registry, memory),
         )
     except BaseException:
         await database.close()
