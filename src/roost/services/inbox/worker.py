@@ -13,7 +13,6 @@ again after the restart: there is no reply yet, so nothing is answered twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -89,14 +88,18 @@ class InboxWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self) -> None:
+        sweep = False
         while not self._stopping:
             self._wake.clear()
             try:
-                await self._schedule()
+                await self._schedule(sweep)
             except Exception:  # a database hiccup: the next round tries again
                 log.exception("inbox: scheduling failed")
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())
+                sweep = False
+            except TimeoutError:
+                sweep = True
 
     def _sleep_seconds(self) -> float:
         seconds = self._settings.poll_interval
@@ -104,11 +107,12 @@ class InboxWorker:
             seconds = min(seconds, (self._retry_at - utcnow()).total_seconds())
         return max(seconds, 0.0)
 
-    async def _schedule(self) -> None:
+    async def _schedule(self, sweep: bool) -> None:
+        """Start a task for each session whose oldest message is due, oldest first."""
         now = utcnow()
-        # A delivery whose session task died halfway (a database error) would block its
-        # session; no task runs it, so it starts over.
-        if await self._repo.requeue(exclude=list(self._sessions)):
+        # On the periodic check: a delivery whose task died halfway (a database error)
+        # would block its session for good; nobody runs it, so it starts over.
+        if sweep and await self._repo.requeue(exclude=list(self._sessions)):
             log.warning("inbox: abandoned deliveries queued again")
         self._retry_at = await self._repo.next_retry_at(now)
         free = self._settings.max_parallel - len(self._sessions)
@@ -120,12 +124,14 @@ class InboxWorker:
             self._sessions[conversation_id] = task
 
     async def _session(self, conversation_id: int) -> None:
+        """Deliver the session's oldest message, then give the slot back: with more busy
+        sessions than slots, the one whose next message waited longest goes next."""
         try:
             while not self._stopping:
                 item = await self._repo.head(conversation_id)
                 if item is None:
                     return
-                if item.state == DELIVERING:  # this process gave up on it mid-way
+                if item.state == DELIVERING:  # this process gave up on it halfway
                     await self._repo.requeue(item_id=item.id)
                     continue
                 if item.attempts >= self._settings.max_attempts:
@@ -137,11 +143,12 @@ class InboxWorker:
                 if self._stopping or not await self._repo.claim(item.id):
                     continue  # deleted meanwhile, or shutting down
                 await self._deliver(item)
+                return
         except Exception:
             log.exception("inbox: delivery in conversation %d failed", conversation_id)
         finally:
             self._sessions.pop(conversation_id, None)
-            self._wake.set()  # the slot is free; sessions waiting for one can start
+            self._wake.set()  # the slot is free: schedule the next message
 
     async def _deliver(self, item: InboxItem) -> None:
         user = await self._users.get(item.user_id)
