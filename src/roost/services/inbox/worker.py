@@ -20,7 +20,7 @@ from roost.config import QueueSettings
 from roost.core.clock import utcnow
 from roost.core.errors import RoostError
 from roost.core.events import TurnFailed
-from roost.core.records import InboxItem
+from roost.core.records import InboxItem, User
 from roost.services.turns import TurnService
 from roost.storage.inbox import DELIVERING, InboxRepository
 from roost.storage.messages import MessageRepository
@@ -53,6 +53,7 @@ class InboxWorker:
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
         self._retry_at: datetime | None = None
+        self._users_seen: dict[str, User] = {}
 
     @property
     def running(self) -> bool:
@@ -88,7 +89,7 @@ class InboxWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self) -> None:
-        sweep = False
+        sweep = True  # the first round also learns when retries from before a restart are due
         while not self._stopping:
             self._wake.clear()
             try:
@@ -110,22 +111,25 @@ class InboxWorker:
     async def _schedule(self, sweep: bool) -> None:
         """Start a task for each session whose oldest message is due, oldest first."""
         now = utcnow()
-        # On the periodic check: a delivery whose task died halfway (a database error)
-        # would block its session for good; nobody runs it, so it starts over.
-        if sweep and await self._repo.requeue(exclude=list(self._sessions)):
-            log.warning("inbox: abandoned deliveries queued again")
-        self._retry_at = await self._repo.next_retry_at(now)
+        if sweep:
+            # A delivery whose task died halfway (a database error) would block its
+            # session for good; nobody runs it, so it starts over.
+            if await self._repo.requeue(exclude=list(self._sessions)):
+                log.warning("inbox: abandoned deliveries queued again")
+            self._retry_at = await self._repo.next_retry_at(now)
         free = self._settings.max_parallel - len(self._sessions)
         if free <= 0 or self._stopping:
-            return
+            return  # a session task that ends wakes us
+        if self._retry_at is not None and self._retry_at <= now:
+            self._retry_at = await self._repo.next_retry_at(now)
         due = await self._repo.due_conversations(now, exclude=list(self._sessions), limit=free)
         for conversation_id in due:
             task = asyncio.create_task(self._session(conversation_id))
             self._sessions[conversation_id] = task
 
     async def _session(self, conversation_id: int) -> None:
-        """Deliver the session's oldest message, then give the slot back: with more busy
-        sessions than slots, the one whose next message waited longest goes next."""
+        """Deliver the session's messages in order. When every slot is taken, give the slot
+        back after each one: the session whose next message waited longest goes next."""
         try:
             while not self._stopping:
                 item = await self._repo.head(conversation_id)
@@ -143,16 +147,24 @@ class InboxWorker:
                 if self._stopping or not await self._repo.claim(item.id):
                     continue  # deleted meanwhile, or shutting down
                 await self._deliver(item)
-                return
+                if len(self._sessions) >= self._settings.max_parallel:
+                    return  # other sessions may be waiting for a slot: take turns
         except Exception:
             log.exception("inbox: delivery in conversation %d failed", conversation_id)
         finally:
             self._sessions.pop(conversation_id, None)
             self._wake.set()  # the slot is free: schedule the next message
 
+    async def _user(self, user_id: str) -> User | None:
+        # Deleting a user deletes their queue too (cascade), so a remembered one is safe.
+        user = self._users_seen.get(user_id) or await self._users.get(user_id)
+        if user is not None and len(self._users_seen) < 10_000:
+            self._users_seen[user_id] = user
+        return user
+
     async def _deliver(self, item: InboxItem) -> None:
-        user = await self._users.get(item.user_id)
-        if user is None:  # deleted: the cascade takes the queue rows too
+        user = await self._user(item.user_id)
+        if user is None:  # deleted: the cascade took the queue rows too
             return
         try:
             handle = await self._turns.start(
@@ -170,6 +182,8 @@ class InboxWorker:
         log.warning("inbox: message %d attempt %d failed: %s", item.id, attempts, error)
         retry_at = utcnow() + timedelta(seconds=delay)
         await self._repo.retry_later(item.id, attempts=attempts, error=error, at=retry_at)
+        if self._retry_at is None or retry_at < self._retry_at:
+            self._retry_at = retry_at  # _run sleeps no longer than this
 
     async def _give_up(self, item: InboxItem) -> None:
         """Record the failure in the conversation, after the user message it answers.
@@ -177,7 +191,7 @@ class InboxWorker:
         Both appends are idempotent by inbox id, so a crash between them is harmless; the
         error row marks the item failed in its own transaction.
         """
-        user = await self._users.get(item.user_id)
+        user = await self._user(item.user_id)
         if user is None:
             return
         error = item.last_error or "delivery failed"
