@@ -10,11 +10,14 @@ Baseline: Python's sqlite3 inserting one row per transaction (BEGIN IMMEDIATE, I
 COMMIT) into a scratch table of roost's own database file, with roost's settings (WAL,
 synchronous=NORMAL), while roost is idle.
 
+"parked": the same POSTs while every delivery slot waits on a model that takes minutes,
+so accepting does not compete with deliveries: the cost of POST / alone.
+
 Latency: messages posted 50 ms apart to 4 sessions; each one's latency is the time from
 sending the POST to the reply row's created_at (one clock: same machine). With the
 wake-up on POST it should be milliseconds, not the poll interval.
 
-    .venv/bin/python benchmarks/inbox.py [--messages 3000] [--latency-messages 200]
+    .venv/bin/python benchmarks/inbox.py [--messages 1000] [--latency-messages 200]
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import PASSWORD, free_port, start_roost, stop, wait_for_health
+from _server import PASSWORD, free_port, start_roost, wait_for_health
 
 SESSIONS = 8
 
@@ -119,47 +124,67 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=3000, help="POSTs per rate run")
-    parser.add_argument("--latency-messages", type=int, default=200)
-    args = parser.parse_args()
-
+@contextmanager
+def serving(token_delay_ms: float) -> Iterator[tuple[Path, int, httpx.Client]]:
+    """roost with a model that answers 4 tokens, `token_delay_ms` apart."""
     upstream_port, roost_port = free_port(), free_port()
     fast = str(Path(__file__).with_name("_fast_upstream.py"))
-    upstream = subprocess.Popen([sys.executable, fast, str(upstream_port), "4", "0"])
+    upstream = subprocess.Popen(
+        [sys.executable, fast, str(upstream_port), "4", str(token_delay_ms)]
+    )
     home = Path(tempfile.mkdtemp(prefix="roost-bench-"))
     (home / "config.toml").write_text(
         f'default_model = "fast"\n[models.fast]\nprovider = "openai"\n'
-        f'base_url = "http://127.0.0.1:{upstream_port}/v1"\nmodel = "fast"\n'
+        f'base_url = "http://127.0.0.1:{upstream_port}/v1"\nmodel = "fast"\ntimeout = 600\n'
     )
     roost = start_roost(home, roost_port)
     url = f"http://127.0.0.1:{roost_port}"
     try:
         wait_for_health(url, roost)
         with httpx.Client(base_url=url, headers={"X-API-Key": PASSWORD}, timeout=60) as client:
-            asyncio.run(accept_rate(roost_port, 4, 40, "warm-up"))  # imports, model client
-            drained(client)
-            raw = raw_insert_rate(home / "roost.db", args.messages)
-            print(f"raw sqlite3 single-row inserts: {raw:,.0f}/s\n")
-            print(f"{'clients':>7} {'accepted/s':>11} {'÷ raw':>7} {'delivered in':>13}")
-            for clients in (1, 16):
-                rate = asyncio.run(accept_rate(roost_port, clients, args.messages, "bench"))
-                started = time.perf_counter()
-                drained(client)
-                took = time.perf_counter() - started
-                print(f"{clients:>7} {rate:>11,.0f} {rate / raw:>7.3f} {took:>11.1f} s")
-            found = latencies(client, args.latency_messages)
-            print(
-                f"\ndelivery latency, {len(found)} messages, poll interval 5 s: "
-                f"p50 {pct(found, 0.5):.1f} ms, p99 {pct(found, 0.99):.1f} ms, "
-                f"mean {statistics.fmean(found) * 1000:.1f} ms "
-                f"(p99 ÷ poll interval {pct(found, 0.99) / 5000:.4f})"
-            )
+            yield home, roost_port, client
     finally:
-        stop(roost)
+        roost.kill()  # the data is thrown away; no need to let turns finish
+        roost.wait(10)
         upstream.terminate()
         upstream.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000, help="POSTs per rate run")
+    parser.add_argument("--latency-messages", type=int, default=200)
+    args = parser.parse_args()
+
+    with serving(0) as (home, port, client):
+        asyncio.run(accept_rate(port, 4, 40, "warm-up"))  # imports, the model client
+        drained(client)
+        raw = raw_insert_rate(home / "roost.db", args.messages)
+        print(f"raw sqlite3 single-row inserts into roost.db: {raw:,.0f}/s\n")
+        print(f"{'model':>8} {'clients':>7} {'accepted/s':>11} {'÷ raw':>7} {'drained in':>11}")
+        for clients in (1, 16):
+            rate = asyncio.run(accept_rate(port, clients, args.messages, "bench"))
+            started = time.perf_counter()
+            drained(client)
+            took = time.perf_counter() - started
+            print(f"{'instant':>8} {clients:>7} {rate:>11,.0f} {rate / raw:>7.4f} {took:>9.1f} s")
+        found = latencies(client, args.latency_messages)
+
+    # The same POSTs while the worker has nothing to do but wait on a model that takes
+    # minutes: what accepting costs without deliveries competing for the writer.
+    with serving(60_000) as (home, port, client):
+        asyncio.run(accept_rate(port, 4, 8, "warm-up"))
+        time.sleep(2)
+        for clients in (1, 16):
+            rate = asyncio.run(accept_rate(port, clients, args.messages, "bench"))
+            print(f"{'parked':>8} {clients:>7} {rate:>11,.0f} {rate / raw:>7.4f} {'-':>11}")
+
+    print(
+        f"\ndelivery latency (instant model), {len(found)} messages 50 ms apart, poll interval "
+        f"5 s: p50 {pct(found, 0.5):.1f} ms, p99 {pct(found, 0.99):.1f} ms, "
+        f"mean {statistics.fmean(found) * 1000:.1f} ms "
+        f"(p99 ÷ poll interval {pct(found, 0.99) / 5000:.4f})"
+    )
 
 
 if __name__ == "__main__":
