@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from roost.core.errors import ProviderError
@@ -16,11 +16,22 @@ from tests.conftest import Env, Scripts
 
 class Steered(Scripts):
     """Scripts the test queued first; then an echo, except that "slow:<s>:..." sleeps
-    first and "fail:<n>:..." fails its first n attempts (counted per message text)."""
+    first, "gate:<name>:..." waits until the test calls `open(name)`, and "fail:<n>:..."
+    fails its first n attempts (counted per message text)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tries: Counter[str] = Counter()
+        self.opened: set[str] = set()
+
+    def open(self, gate: str) -> None:
+        self.opened.add(gate)
+
+    def _gated(self, gate: str, answer: Script) -> Iterator[Any]:
+        # The provider sleeps on each float it meets, so this polls without blocking.
+        while gate not in self.opened:
+            yield 0.01
+        yield from answer
 
     def __call__(self, request: ChatRequest) -> Script:
         if self.queue:
@@ -30,6 +41,8 @@ class Steered(Scripts):
         answer = reply(f"you said: {text}")
         if text.startswith("slow:"):
             return [float(text.split(":")[1]), *answer]
+        if text.startswith("gate:"):
+            return self._gated(text.split(":")[1], answer)  # type: ignore[return-value]
         if text.startswith("fail:"):
             limit = int(text.split(":")[1])
             if self.tries[text] <= limit:

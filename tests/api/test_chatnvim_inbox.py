@@ -55,34 +55,39 @@ async def test_fifty_messages_are_answered_in_order(env: Env) -> None:
 
 
 async def test_sessions_proceed_independently(env: Env) -> None:
-    await post(env, "stuck", "slow:1.5:first")
-    await post(env, "stuck", "after the slow one")
+    await post(env, "stuck", "gate:stuck:first")
+    await post(env, "stuck", "after the stuck one")
     for session in ("a", "b", "c", "d"):
         for n in range(8):
             await post(env, session, f"{session}{n}")
     for session in ("a", "b", "c", "d"):
         messages = await answered(env, session, 8)
         assert [c for r, c in pairs(messages) if r == "user"] == [f"{session}{n}" for n in range(8)]
-    # Four sessions finished while the first one's model was still thinking.
+    # Four sessions finished while the first one's model was still busy.
     assert [m["role"] for m in await messages_of(env, "stuck")] == ["user"]
+    env.scripts.open("stuck")  # type: ignore[attr-defined]
     stuck = await answered(env, "stuck", 2)
-    assert [c for r, c in pairs(stuck) if r == "user"] == ["slow:1.5:first", "after the slow one"]
+    assert [c for r, c in pairs(stuck) if r == "user"] == [
+        "gate:stuck:first",
+        "after the stuck one",
+    ]
 
 
 async def test_a_session_busy_with_another_turn_waits(env: Env) -> None:
     created = await env.client.post("/api/sessions", json={"title": "busy"})
     session = created.json()["session_id"]
     user = env.services.auth.default_user
-    native = await env.services.turns.start(user, "slow:0.5:native turn", session_id=session)
+    native = await env.services.turns.start(user, "gate:native:native turn", session_id=session)
     await post(env, session, "queued behind it")
     await asyncio.sleep(0.2)
     (item,) = await queue_of(env)
     assert item["state"] == "pending"  # not even claimed while the other turn runs
+    env.scripts.open("native")  # type: ignore[attr-defined]
     await native.result()
     messages = await answered(env, session, 2)
     assert pairs(messages) == [
-        ("user", "slow:0.5:native turn"),
-        ("assistant", "you said: slow:0.5:native turn"),
+        ("user", "gate:native:native turn"),
+        ("assistant", "you said: gate:native:native turn"),
         ("user", "queued behind it"),
         ("assistant", "you said: queued behind it"),
     ]
@@ -166,11 +171,12 @@ async def test_content_longer_than_the_limit_is_400(settings: Settings) -> None:
 async def test_a_full_queue_is_429(settings: Settings) -> None:
     settings.queue.max_pending = 2
     async with running(settings, Steered()) as env:
-        await post(env, "s", "slow:0.5:one")
+        await post(env, "s", "gate:g:one")
         await post(env, "s", "two")
         response = await env.client.post("/", json={"session": "s", "content": "three"})
         assert response.status_code == 429
         assert "2 unanswered messages" in response.json()["error"]
+        env.scripts.open("g")  # type: ignore[attr-defined]
         await answered(env, "s", 2)
         await post(env, "s", "room again")
 
@@ -234,13 +240,13 @@ async def test_new_sessions_are_named_by_local_time(env: Env) -> None:
 
 
 async def test_queue_lists_and_deletes_pending_messages(env: Env) -> None:
-    await post(env, "q", "slow:1.0:in the model")
-    await until(lambda: _state_is(env, "slow:1.0:in the model", "delivering"))
+    await post(env, "q", "gate:q:in the model")
+    await until(lambda: _state_is(env, "gate:q:in the model", "delivering"))
     await post(env, "q", "keep")
     await post(env, "q", "drop")
     items = await queue_of(env)
     assert [(q["content"], q["state"]) for q in items] == [
-        ("slow:1.0:in the model", "delivering"),
+        ("gate:q:in the model", "delivering"),
         ("keep", "pending"),
         ("drop", "pending"),
     ]
@@ -256,8 +262,9 @@ async def test_queue_lists_and_deletes_pending_messages(env: Env) -> None:
     assert (await env.client.delete(f"/api/queue/{items[2]['id']}")).status_code == 404
     for bad in ("abc", "-1", "1.5", "9" * 30):
         assert (await env.client.delete(f"/api/queue/{bad}")).status_code == 404
+    env.scripts.open("q")  # type: ignore[attr-defined]
     messages = await answered(env, "q", 2)
-    assert [c for r, c in pairs(messages) if r == "user"] == ["slow:1.0:in the model", "keep"]
+    assert [c for r, c in pairs(messages) if r == "user"] == ["gate:q:in the model", "keep"]
     filtered = await env.client.get("/api/queue", params={"session": "q"})
     assert filtered.json() == {"messages": []}
     assert (await env.client.get("/api/queue", params={"session": "nope"})).status_code == 404

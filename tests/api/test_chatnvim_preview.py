@@ -108,12 +108,13 @@ async def test_markdown_code_reasoning_tools_usage_and_errors(env: Env) -> None:
 
 
 async def test_pending_messages_are_shown(env: Env) -> None:
-    await post(env, "wait", "slow:1.0:being answered")
+    await post(env, "wait", "gate:w:being answered")
     await post(env, "wait", "waiting <em>turn</em>")
     text = await until(lambda: _page_with(env, "wait", '<span class="badge pending">delivering'))
     assert "waiting &lt;em&gt;turn&lt;/em&gt;" in text
     assert '<span class="badge pending">pending</span>' in text
     assert "· 2 pending" in text
+    env.scripts.open("w")  # type: ignore[attr-defined]
     await answered(env, "wait", 2)
     assert '<span class="badge pending">' not in await page(env, "wait")
 

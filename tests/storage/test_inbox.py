@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import Connection, inspect, select
 
 from roost.core.clock import utcnow
 from roost.core.errors import RateLimited
 from roost.core.records import Conversation, User
 from roost.storage import ConversationRepository, Database, MessageRepository
 from roost.storage.inbox import DELIVERING, DONE, FAILED, QUEUED, InboxRepository
+from roost.storage.migrate import alembic_config
 from roost.storage.tables import inbox as inbox_table
 
 
@@ -192,3 +194,22 @@ async def test_deleting_the_conversation_takes_its_queue(
     await repo.add(convo.user_id, convo.id, "s1", "a", max_open=10)
     assert await conversations.delete(convo.user_id, "s1")
     assert await repo.list(convo.user_id, states=(QUEUED,)) == []
+
+
+async def test_downgrade_to_0003_and_back_keeps_messages(
+    db: Database, messages: MessageRepository, convo: Conversation
+) -> None:
+    await messages.append(convo.user_id, convo.id, role="user", content="kept")
+
+    def shape(conn: Connection) -> tuple[set[str], set[str]]:
+        inspector = inspect(conn)
+        columns = {c["name"] for c in inspector.get_columns("messages")}
+        return set(inspector.get_table_names()), columns
+
+    async with db.write() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0003"))
+        tables, columns = await conn.run_sync(shape)
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "head"))
+    assert "inbox" not in tables
+    assert "inbox_id" not in columns
+    assert [m.content for m in await messages.list(convo.user_id, convo.id)] == ["kept"]
