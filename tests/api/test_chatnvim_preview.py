@@ -11,6 +11,7 @@ import pytest
 from roost.config import Settings
 from roost.core.chat import ToolCallChunk
 from roost.providers.base import Finish, ReasoningChunk, TextChunk, UsageChunk
+from roost.storage import MessageRepository
 from tests.api.inbox_helpers import Steered, answered, post, until
 from tests.conftest import Env, running
 
@@ -154,3 +155,16 @@ async def test_errors(env: Env) -> None:
     assert unauth.status_code == 401
     too_long = await env.client.get("/session", params={"id": "x" * 201})
     assert too_long.status_code == 400
+
+
+async def test_tool_results_are_pretty_printed(env: Env) -> None:
+    await post(env, "tools", "hello")
+    await answered(env, "tools", 1)
+    conversation = await env.services.conversations.get(env.services.auth.default_user, "tools")
+    await MessageRepository(env.services.database).append(
+        conversation.user_id, conversation.id, role="tool", content='{"temp": 21, "sky": "<b>"}'
+    )
+    text = await page(env, "tools")
+    assert '<article class="msg tool"' in text
+    assert '<details class="tool-result" open><summary>Tool result</summary>' in text
+    assert "&#34;sky&#34;: &#34;&lt;b&gt;&#34;,\n  &#34;temp&#34;: 21" in text
