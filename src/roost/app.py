@@ -12,6 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from roost import __version__
 from roost.api import errors
+from roost.api.chatnvim import register_errors as register_chatnvim_errors
+from roost.api.chatnvim import router as chatnvim_router
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
@@ -66,6 +68,7 @@ def create_app(
         app.state.services = services
         try:
             await services.memory.start(services.auth.default_user)
+            await services.inbox.start()
         except BaseException:
             await services.close()
             raise
@@ -83,9 +86,11 @@ def create_app(
     errors.install(app)
     register_kernel2_errors()
     register_openai_errors()
+    register_chatnvim_errors()
     app.include_router(native_router)
     app.include_router(kernel2_router)
     app.include_router(openai_router)
+    app.include_router(chatnvim_router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -159,6 +159,29 @@ class HeartbeatSettings(_Section):
     model: str | None = Field(None, description="Model for heartbeat turns (unset: default)")
 
 
+class QueueSettings(_Section):
+    """The chat.nvim inbox: a durable per-session queue answered by a background worker."""
+
+    poll_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between queue checks (new messages wake it)"
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=100, description="Turns tried per queued message before it is marked failed"
+    )
+    retry_backoff: float = Field(
+        2.0, gt=0, le=3600, description="Seconds before the first retry; doubles on each retry"
+    )
+    retry_backoff_max: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between two retries, in seconds"
+    )
+    max_parallel: int = Field(
+        4, ge=1, le=256, description="Sessions whose queued messages are answered at once"
+    )
+    max_pending: int = Field(
+        10_000, ge=1, description="Most queued (not yet answered) messages per user"
+    )
+
+
 class ModelSettings(_Section):
     provider: Literal["llamacpp", "openai", "anthropic", "sentence-transformers"] = Field(
         "llamacpp",
@@ -236,6 +259,7 @@ class Settings(_Section):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @property

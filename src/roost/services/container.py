@@ -17,6 +17,7 @@ from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
+from roost.services.inbox import InboxService, InboxWorker, PreviewService
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
@@ -28,6 +29,7 @@ from roost.services.turns import TurnService
 from roost.services.users import UserService
 from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
+from roost.storage.inbox import InboxRepository
 from roost.storage.keys import KeyRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
@@ -56,9 +58,13 @@ class Services:
     memory: MemoryService
     approvals: ApprovalService
     tools: ToolRegistry
+    inbox: InboxService
+    preview: PreviewService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
+        await self.inbox.stop()  # no new deliveries while the running turns drain
         await self.turns.drain(drain_seconds)
+        await self.inbox.close()
         await self.memory.close()
         await self.providers.close()
         await self.database.close()
@@ -122,6 +128,9 @@ async def build_services(
             marker=settings.home / "keys-changed",
         )
         roles = RoleService(RoleRepository(database))
+        inbox_repo = InboxRepository(database)
+        worker = InboxWorker(settings.queue, inbox_repo, messages, users, turns)
+        inbox = InboxService(settings, conversations, inbox_repo, worker)
         return Services(
             settings=settings,
             database=database,
@@ -137,6 +146,8 @@ async def build_services(
             memory=memory,
             approvals=approvals,
             tools=tools,
+            inbox=inbox,
+            preview=PreviewService(settings, conversations, inbox, registry, memory),
         )
     except BaseException:
         await database.close()

@@ -42,6 +42,7 @@ class TurnHandle:
     request: ChatRequest | None = None
     include_memory: bool = False
     use_tools: bool = True
+    inbox_id: int | None = None  # set when the turn answers a queued (inbox) message
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
 
@@ -106,6 +107,7 @@ class TurnService:
         request: ChatRequest | None = None,
         include_memory: bool | None = None,
         use_tools: bool = True,
+        inbox_id: int | None = None,
     ) -> TurnHandle:
         """Validate, store the user message, and start the model in the background.
 
@@ -113,6 +115,9 @@ class TurnService:
         `create_session` (chat.nvim-style clients name their own sessions).
         `request`, when given, is sent to the model instead of the stored history (OpenAI-
         style clients send the whole conversation each time); `text` is still stored.
+        `inbox_id` (the inbox worker's deliveries): the user message is stored once per
+        queued message, a retry reuses it; the reply records the id, which completes the
+        queued message; a failed turn stores nothing, the worker decides about retries.
         """
         text = self.validate_message(text)
         model_name, _ = self._providers.get(model)
@@ -126,14 +131,22 @@ class TurnService:
         await lock.acquire()  # one turn at a time per conversation, in arrival order
         try:
             stored = await self._messages.append(
-                user.id, conversation.id, role="user", content=text
+                user.id, conversation.id, role="user", content=text, inbox_id=inbox_id
             )
         except BaseException:
             lock.release()
             raise
         if include_memory is None:
             include_memory = self._settings.memory.include_in_chat
-        handle = TurnHandle(conversation, model_name, stored, request, include_memory, use_tools)
+        handle = TurnHandle(
+            conversation,
+            model_name,
+            stored,
+            request,
+            include_memory,
+            use_tools=use_tools,
+            inbox_id=inbox_id,
+        )
         task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
         handle._task = task
         self._tasks.add(task)
@@ -192,6 +205,7 @@ class TurnService:
             tool_calls=_stored_calls(state),
             model=handle.model,
             usage=out.usage,
+            inbox_id=handle.inbox_id,
         )
         if self._memory is not None and self._settings.memory.log_turns:
             try:
@@ -232,6 +246,8 @@ class TurnService:
     async def _fail(
         self, user: User, handle: TurnHandle, code: str, detail: str, state: LoopState
     ) -> TurnFailed:
+        if handle.inbox_id is not None:  # the inbox worker retries, or records the failure
+            return TurnFailed(code, detail)
         with contextlib.suppress(RoostError):
             await self._messages.append(
                 user.id,
@@ -243,6 +259,18 @@ class TurnService:
                 error=f"{code}: {detail}",
             )
         return TurnFailed(code, detail)
+
+    def busy(self, conversation_id: int) -> bool:
+        """Whether a turn (from any API) is running in the conversation."""
+        lock = self._locks.get(conversation_id)
+        return lock is not None and lock.locked()
+
+    async def wait_idle(self, conversation_id: int) -> None:
+        """Return once no turn runs in the conversation (turns queued on it run first)."""
+        lock = self._locks.get(conversation_id)
+        if lock is not None and lock.locked():
+            async with lock:
+                pass
 
     async def drain(self, seconds: float) -> None:
         """Let running turns finish (and save) before shutdown; cancel what is left."""
