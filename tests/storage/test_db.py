@@ -14,8 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from roost.core.clock import utcnow
 from roost.core.errors import ConfigError, Unavailable
-from roost.storage import Database, UserRepository
-from roost.storage import sqlite_driver
+from roost.storage import Database, UserRepository, sqlite_driver
 from roost.storage.db import async_url
 from roost.storage.errors import translate_errors
 from roost.storage.migrate import HEAD_REVISION, current_revision, head_revision
