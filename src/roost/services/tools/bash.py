@@ -23,7 +23,7 @@ MAX_COMMAND_CHARS = 16_000
 READ_BYTES = 65_536
 # Output past the cap is read and dropped so the command is not blocked on a full pipe;
 # a command that keeps writing this much more is stopped rather than left to spin.
-MAX_DRAIN_BYTES = 64 << 20
+MAX_DROPPED_CHARS = 64 << 20
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -99,28 +99,37 @@ class Bash:
         root = str(context.workspace.root)
         timeout = context.settings.bash_timeout
         output = Output(context.settings.output_chars)
+        # Our own pipe rather than asyncio's: asyncio's wait() also waits for its pipes to
+        # close, which a process that left the group could put off for ever; ours is
+        # simply closed when the call ends.
+        stream, transport, write_end = await _pipe()
         try:
-            process = await asyncio.create_subprocess_exec(
-                "bash",
-                "-c",
-                args.string("command"),
-                cwd=root,
-                env=command_env(root),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group, to kill it whole
-            )
-        except OSError as exc:
-            raise ToolError(f"bash could not be started: {exc.strerror}") from None
-        try:
-            async with asyncio.timeout(timeout):
-                ending = await _collect(process, output)
-        except TimeoutError:
-            ending = f"timed out after {timeout:g} s; the command was killed"
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    "bash",
+                    "-c",
+                    args.string("command"),
+                    cwd=root,
+                    env=command_env(root),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=write_end,
+                    stderr=write_end,
+                    start_new_session=True,  # its own process group, to kill it whole
+                )
+            except OSError as exc:
+                raise ToolError(f"bash could not be started: {exc.strerror}") from None
+            finally:
+                os.close(write_end)  # the command's copies are the only writers left
+            try:
+                async with asyncio.timeout(timeout):
+                    ending = await _collect(process, stream, output)
+            except TimeoutError:
+                ending = f"timed out after {timeout:g} s; the command was killed"
+            finally:
+                _kill_group(process)
+                await process.wait()
         finally:
-            _kill_group(process)
-            await process.wait()
+            transport.close()
         text = output.text()
         if text and not text.endswith("\n"):
             text += "\n"
@@ -130,10 +139,26 @@ class Bash:
         return report
 
 
-async def _collect(process: asyncio.subprocess.Process, output: Output) -> str:
-    """Read until every writer has closed the pipe; returns why it stopped early, or ""."""
-    stream = process.stdout
-    assert stream is not None
+async def _pipe() -> tuple[asyncio.StreamReader, asyncio.ReadTransport, int]:
+    """A pipe whose read end is an asyncio stream; returns the stream, its transport
+    and the write end's descriptor."""
+    read_end, write_end = os.pipe()
+    stream = asyncio.StreamReader(limit=2 * READ_BYTES)
+    try:
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(read_end, "rb", buffering=0)
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    return stream, transport, write_end
+
+
+async def _collect(
+    process: asyncio.subprocess.Process, stream: asyncio.StreamReader, output: Output
+) -> str:
+    """Read until every writer has closed the pipe and bash has exited; returns why it
+    stopped early, or ""."""
     exited = asyncio.ensure_future(process.wait())
     read: asyncio.Future[bytes] | None = None
     try:
@@ -146,11 +171,13 @@ async def _collect(process: asyncio.subprocess.Process, output: Output) -> str:
                 _kill_group(process)
             data = await read
             if not data:
-                output.feed(b"", final=True)
-                return ""
+                break
             output.feed(data)
-            if output.dropped > MAX_DRAIN_BYTES:
-                return f"stopped after more than {MAX_DRAIN_BYTES >> 20} MiB of output"
+            if output.dropped > MAX_DROPPED_CHARS:
+                return f"stopped after more than {MAX_DROPPED_CHARS >> 20} MiB of output"
+        output.feed(b"", final=True)
+        await exited  # the pipe can close a moment before the process is gone
+        return ""
     finally:
         for task in (read, exited):
             if task is not None:

@@ -95,8 +95,8 @@ def render(page: FetchedPage) -> str:
         text = _decode(body, page.charset)
     else:
         raise ToolError(f"{page.url} is {page.content_type or 'binary data'}, not text")
-    if page.truncated:
-        text += f"\n[… the page was cut after {MAX_FETCH_BYTES} bytes]"
+    if page.truncated:  # said up front: the end of the text may be cut again below
+        head += f"Cut: only the first {MAX_FETCH_BYTES} bytes were read\n"
     return f"{head}\n{text}"
 
 
