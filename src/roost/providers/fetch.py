@@ -164,9 +164,10 @@ class WebFetcher:
         if not allow_private:
             for address in addresses:
                 if not self._is_allowed(address):
+                    name = "" if _is_literal(host) else f"{url.host} resolves to "
                     raise FetchError(
-                        f"{url.host} resolves to {address}, a private, loopback or otherwise "
-                        "non-public address; web_fetch only reaches the public internet"
+                        f"{name}{address} is a private, loopback or otherwise non-public "
+                        "address; web_fetch only reaches the public internet"
                     )
         connector = aiohttp.TCPConnector(
             resolver=_Pinned(host, addresses), use_dns_cache=False, ssl=self._ssl, force_close=True
@@ -202,6 +203,14 @@ def _parse(url: str, *, redirect: bool = False) -> URL:
     if parsed.user is not None or parsed.password is not None:
         raise FetchError(f"{what} must not carry a user name or password")
     return parsed.with_fragment(None)
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _follow(current: URL, location: str) -> URL:

@@ -117,7 +117,7 @@ async def test_binary_pipes_and_huge_lines(env: Env) -> None:
     assert await refused(READ, env.context, path="pipe") == "pipe is not a regular file"
     (env.root / "min.js").write_text("x" * 3_000_000)  # one line, far over the limit
     got = await READ.run(env.with_settings(output_chars=1_000), {"path": "min.js"})
-    assert got.startswith("[min.js, lines 1-1]\n" + "x" * 1000 + "[… line 1 is cut at 1000")
+    assert got.startswith("[min.js, line 1]\n" + "x" * 1000 + "[… line 1 is cut at 1000")
     assert got.endswith("[more lines follow: offset=2]")
     assert len(got) < 1_200
 

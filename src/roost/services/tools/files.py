@@ -123,7 +123,12 @@ def label(relative: str, excerpt: Excerpt, next_argument: str) -> str:
     """An excerpt headed by its file and lines, saying how to read on."""
     if excerpt.last < excerpt.first:
         return f"[{relative}: empty]"
-    head = f"[{relative}, lines {excerpt.first}-{excerpt.last}]\n"
+    lines = (
+        f"line {excerpt.first}"
+        if excerpt.first == excerpt.last
+        else f"lines {excerpt.first}-{excerpt.last}"
+    )
+    head = f"[{relative}, {lines}]\n"
     body = excerpt.text if excerpt.text.endswith("\n") else excerpt.text + "\n"
     if not excerpt.more:
         return head + body + "[end of file]"
@@ -135,7 +140,7 @@ def read_text(path: Path, relative: str, max_bytes: int) -> str:
     info = regular_file(path, relative)
     if info.st_size > max_bytes:
         raise ToolError(f"{relative} is larger than {max_bytes} bytes")
-    data = path.read_bytes()[: max_bytes + 1]
+    data = path.read_bytes()
     if b"\x00" in data[:SNIFF_BYTES]:
         raise ToolError(f"{relative} is a binary file, not text")
     try:
