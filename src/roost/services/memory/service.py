@@ -272,6 +272,25 @@ class MemoryService:
         written = await asyncio.to_thread(_write_atomic, workspace, target, data)
         await self._index_paths(user, workspace, [workspace.relative(written)])
 
+    async def append_file(self, user: User, path: str | None, text: str) -> str:
+        """Append to a workspace file (default: today's daily log) and index it at once.
+
+        An append never rewrites the file, so a turn note or an edit made meanwhile is
+        kept (a read-and-write_file would lose it). Returns the file's relative path.
+        """
+        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+            raise PayloadTooLarge(f"text must be at most {MAX_FILE_BYTES} bytes")
+        workspace = await self._open(user)
+        now = self._local_now()
+        async with self._log_lock:  # the turn log appends too
+            if path is None:
+                relative = await asyncio.to_thread(workspace.append_daily, text, now)
+            else:
+                target = workspace.resolve(path)
+                relative = await asyncio.to_thread(_append, workspace, target, text)
+        await self._index_paths(user, workspace, [relative])
+        return relative
+
     # --- chat ---------------------------------------------------------------------------
 
     def _local_now(self) -> datetime:
@@ -337,6 +356,24 @@ def _read_all(workspace: Workspace, names: list[str]) -> list[str]:
         except (OSError, InvalidRequest):  # missing, or a link leading out: nothing to add
             texts.append("")
     return texts
+
+
+def _append(workspace: Workspace, target: Path, text: str) -> str:
+    """Append on a line of its own; returns the real file's relative path (as writes do)."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    real = Path(os.path.realpath(target))
+    if not workspace.contains(real):
+        raise InvalidRequest("path leads outside the workspace", param="path")
+    if real.is_dir():
+        raise InvalidRequest("path names a folder", param="path")
+    with real.open("a+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size:
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                text = "\n" + text
+        handle.write(text.encode("utf-8"))
+    return workspace.relative(real)
 
 
 def _write_atomic(workspace: Workspace, target: Path, data: bytes) -> Path:
