@@ -12,6 +12,7 @@ from roost.config import (  # re-exported: the app and the CLI find them here
 )
 from roost.core.errors import ConfigError, ModelNotFound
 from roost.providers.base import EmbeddingProvider
+from roost.providers.fetch import WebFetcher
 from roost.providers.registry import ProviderRegistry
 from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
@@ -24,6 +25,7 @@ from roost.services.models import ModelService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
 from roost.services.tool_loop import ToolLoop
+from roost.services.tools.builtin import builtin_tools
 from roost.services.tools.registry import ToolRegistry
 from roost.services.turns import TurnService
 from roost.services.users import UserService
@@ -115,7 +117,7 @@ async def build_services(
         vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
         approvals = ApprovalService(settings.tools.approval_timeout)
-        tools = ToolRegistry(settings, {}, memory)
+        tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)
         loop = ToolLoop(tools, approvals, settings.tools)
         turns = TurnService(
             settings, registry, conversations, messages, memory, tools=tools, loop=loop
