@@ -66,6 +66,7 @@ def create_app(
         app.state.services = services
         try:
             await services.memory.start(services.auth.default_user)
+            services.heartbeat.start()  # only ticks when [heartbeat] enabled
         except BaseException:
             await services.close()
             raise

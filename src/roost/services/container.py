@@ -13,9 +13,11 @@ from roost.config import (  # re-exported: the app and the CLI find them here
 from roost.core.errors import ConfigError, ModelNotFound
 from roost.providers.base import EmbeddingProvider
 from roost.providers.registry import ProviderRegistry
+from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
+from roost.services.heartbeat import HeartbeatService
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
@@ -51,8 +53,11 @@ class Services:
     models: ModelService
     completions: CompletionService
     memory: MemoryService
+    approvals: ApprovalService
+    heartbeat: HeartbeatService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
+        await self.heartbeat.close()
         await self.turns.drain(drain_seconds)
         await self.memory.close()
         await self.providers.close()
@@ -103,6 +108,7 @@ async def build_services(
         conversations = ConversationService(ConversationRepository(database), messages, registry)
         vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
+        approvals = ApprovalService(settings.tools.approval_timeout)
         turns = TurnService(settings, registry, conversations, messages, memory)
         auth = AuthService(
             keys,
@@ -112,19 +118,25 @@ async def build_services(
             marker=settings.home / "keys-changed",
         )
         roles = RoleService(RoleRepository(database))
+        user_service = UserService(users, keys, on_revoke=auth.forget)
+        heartbeat = HeartbeatService(settings, turns, memory, user_service)
         return Services(
             settings=settings,
             database=database,
             providers=registry,
             auth=auth,
-            users=UserService(users, keys, on_revoke=auth.forget),
+            users=user_service,
             conversations=conversations,
             turns=turns,
-            status=StatusService(registry.default, memory.status, memory.search_mode),
+            status=StatusService(
+                registry.default, memory.status, memory.search_mode, heartbeat=heartbeat.status
+            ),
             roles=roles,
             models=ModelService(registry),
             completions=CompletionService(settings, registry, turns, roles, memory),
             memory=memory,
+            approvals=approvals,
+            heartbeat=heartbeat,
         )
     except BaseException:
         await database.close()

@@ -77,6 +77,23 @@ class TurnService:
         self._messages = messages
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._active: dict[str, int] = {}  # user id → turns running (the heartbeat waits)
+
+    def busy(self, user_id: str) -> bool:
+        """Whether a turn of this user is running now."""
+        return self._active.get(user_id, 0) > 0
+
+    def _track(self, user_id: str, task: asyncio.Task[None]) -> None:
+        self._active[user_id] = self._active.get(user_id, 0) + 1
+
+        def done(_: asyncio.Task[None]) -> None:
+            left = self._active.get(user_id, 1) - 1
+            if left > 0:
+                self._active[user_id] = left
+            else:
+                self._active.pop(user_id, None)
+
+        task.add_done_callback(done)
 
     def validate_message(self, text: str) -> str:
         if not text.strip():
@@ -129,6 +146,7 @@ class TurnService:
         handle._task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self._track(user.id, task)
         return handle
 
     async def _run(
