@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,12 +45,24 @@ class _Delta:
 
 
 class Outbox:
+    # A list and bare futures, not a deque and Events: each of those allocates a 64-slot
+    # block, and a thousand idle connections each hold one outbox.
+    __slots__ = (
+        "__weakref__",
+        "_capacity",
+        "_getter",
+        "_items",
+        "_putters",
+        "closed",
+        "merged",
+        "peak",
+    )
+
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._items: deque[dict[str, Any] | _Delta] = deque()
+        self._items: list[dict[str, Any] | _Delta] = []
         self._capacity = capacity
-        self._ready = asyncio.Event()  # something to send, or closed
-        self._room = asyncio.Event()  # fewer than `capacity` messages waiting, or closed
-        self._room.set()
+        self._getter: asyncio.Future[None] | None = None  # the sender, waiting for a message
+        self._putters: list[asyncio.Future[None]] = []  # puts waiting for room
         self.closed = False
         self.peak = 0  # most messages ever waiting at once
         self.merged = 0  # deltas folded into one already waiting
@@ -88,28 +99,34 @@ class Outbox:
     async def put(self, payload: dict[str, Any]) -> None:
         """Queue a message, waiting while the outbox is full (dropped once it is closed)."""
         while not self.closed and len(self._items) >= self._capacity:
-            self._room.clear()
-            await self._room.wait()
+            waiter = asyncio.get_running_loop().create_future()
+            self._putters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._putters:
+                    self._putters.remove(waiter)
         if not self.closed:
             self._append(payload)
 
     def _append(self, item: dict[str, Any] | _Delta) -> None:
         self._items.append(item)
         self.peak = max(self.peak, len(self._items))
-        self._ready.set()
+        _wake([self._getter])
 
     async def get(self) -> str | None:
         """The next message as JSON text; None once closed."""
         while not self._items:
             if self.closed:
                 return None
-            self._ready.clear()
-            await self._ready.wait()
-        if self.closed:
-            return None
-        item = self._items.popleft()
-        if len(self._items) < self._capacity:
-            self._room.set()
+            self._getter = asyncio.get_running_loop().create_future()
+            try:
+                await self._getter
+            finally:
+                self._getter = None
+        item = self._items.pop(0)  # at most `capacity` + 2 long
+        if self._putters and len(self._items) < self._capacity:
+            _wake(self._putters)
         payload = item.payload() if isinstance(item, _Delta) else item
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
@@ -117,8 +134,13 @@ class Outbox:
         """Drop what is waiting and release every waiter."""
         self.closed = True
         self._items.clear()
-        self._ready.set()
-        self._room.set()
+        _wake([self._getter, *self._putters])
+
+
+def _wake(waiters: Iterable[asyncio.Future[None] | None]) -> None:
+    for waiter in waiters:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 async def pump(websocket: WebSocket, outbox: Outbox, stall_seconds: float) -> str:

@@ -31,6 +31,7 @@ from roost.services.heartbeat_rules import (
     is_ok,
     open_tasks,
     prompt_for,
+    zone,
 )
 from roost.services.memory import MemoryService
 from roost.services.memory.workspace import HEARTBEAT_FILE
@@ -77,6 +78,7 @@ class HeartbeatService:
         where = str(settings.config_path)
         self._settings = settings.heartbeat
         self.interval = interval_seconds(self._settings, where)
+        zone(self._settings, where)  # a bad zone is a config error even without active hours
         self._hours = active_hours(self._settings, where)
         self._turns = turns
         self._memory = memory

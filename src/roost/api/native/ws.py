@@ -8,6 +8,7 @@ or not the client stays. See docs/native.md for the messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -84,22 +85,37 @@ class ChatSocket:
         self.running = False  # from `chat` until its `done` or `error` is queued
         self.started = False  # the turn's task has begun (it can be cancelled safely)
         self.cancel_asked = False
+        self.sender_gone = False
 
     async def run(self) -> None:
+        """Read the client here; send from one task. Whichever side ends first ends both."""
         limits = self.services.settings.limits
         await self.outbox.put({"type": "connected", "user": self.user.name, "version": __version__})
-        sender = asyncio.create_task(pump(self.ws, self.outbox, limits.ws_stall_seconds))
-        reader = asyncio.create_task(self._read(limits.max_body_bytes))
+        reader = asyncio.current_task()
+        assert reader is not None
+        sender = asyncio.create_task(self._send(reader, limits.ws_stall_seconds))
         try:
-            await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await self._read(limits.max_body_bytes)
+        except asyncio.CancelledError:
+            if not self.sender_gone:
+                raise  # the server is shutting down
+            reader.uncancel()  # the sender stopped us: the client is gone or stopped reading
+        except _GONE:
+            pass
         finally:
             self.outbox.close()
-            for task in (reader, sender):
-                task.cancel()
-            for result in await asyncio.gather(reader, sender, return_exceptions=True):
-                if isinstance(result, Exception) and not isinstance(result, _GONE):
-                    log.error("WebSocket connection failed", exc_info=result)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
             self._leave()
+
+    async def _send(self, reader: asyncio.Task[Any], stall_seconds: float) -> None:
+        try:
+            await pump(self.ws, self.outbox, stall_seconds)
+        except Exception:  # a bug: close the connection rather than leave it mute
+            log.exception("WebSocket sender failed")
+        self.sender_gone = True
+        reader.cancel()
 
     def _leave(self) -> None:
         """The client is gone; a turn carries on in the service and is saved there."""
@@ -242,7 +258,6 @@ class ChatSocket:
         await self.outbox.put(payload)
 
 
-@router.websocket("/api/ws")
 async def chat_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     if not origin_allowed(websocket, services.settings.server.cors_origins):
@@ -264,3 +279,8 @@ async def chat_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     await ChatSocket(websocket, services, principal).run()
+
+
+# A plain Starlette route: FastAPI's WebSocket routes add dependency injection this
+# endpoint does not use, and two exit stacks that every open connection would keep.
+router.add_websocket_route("/api/ws", chat_socket)
