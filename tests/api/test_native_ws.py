@@ -10,10 +10,11 @@ import pytest
 
 from roost import __version__
 from roost.api.ws import live_outboxes
+from roost.config import Settings
 from roost.providers.base import Finish, TextChunk, ToolCallChunk, UsageChunk
 from roost.providers.scripted import reply
 from tests.api.wsclient import AsgiSocket, Closed, Rejected
-from tests.conftest import ADMIN_PASSWORD, Env
+from tests.conftest import ADMIN_PASSWORD, Env, running
 
 KEY = {"X-API-Key": ADMIN_PASSWORD}
 
@@ -43,6 +44,12 @@ async def test_key_in_a_header_or_the_token_parameter(env: Env) -> None:
     alice = await env.new_user_key("alice")
     async with socket(env, {}, query=f"token={alice}") as ws:
         assert (await connected(ws))["user"] == "alice"
+
+
+async def test_without_required_auth_loopback_clients_need_no_key(settings: Settings) -> None:
+    settings.auth.required = False
+    async with running(settings) as env, socket(env, {}) as ws:
+        assert (await connected(ws))["user"] == "default"
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,11 @@ def test_intervals_and_active_hours_are_checked() -> None:
     assert interval_seconds(hb(interval="1.5h"), "f") == 5400
     with pytest.raises(ConfigError, match="at least 1s"):
         interval_seconds(hb(interval="500ms"), "f")
-    for bad in ({"start": "8:00", "end": "22:00"}, {"start": "08:00"}, {"start": "09:00", "end": "09:00"}):
+    for bad in (
+        {"start": "8:00", "end": "22:00"},
+        {"start": "08:00"},
+        {"start": "09:00", "end": "09:00"},
+    ):
         with pytest.raises(ConfigError, match="active_hours in f"):
             active_hours(hb(active_hours=bad), "f")
     with pytest.raises(ConfigError, match="unknown time zone 'Mars/Base'"):

@@ -272,7 +272,9 @@ async def chat_socket(websocket: WebSocket) -> None:
         # but it does see this error message and the close code and reason.
         try:
             await websocket.accept()
-            await websocket.send_text(json.dumps(_error(exc.code, exc.message)))
+            await websocket.send_text(
+                json.dumps(_error(exc.code, exc.message), separators=(",", ":"))
+            )
             await websocket.close(POLICY_VIOLATION, exc.message[:120])
         except _GONE:
             pass
