@@ -33,7 +33,7 @@ def live_outboxes() -> list[Outbox]:
     return list(_live)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Delta:
     """A run of text deltas of one kind ("content", "reasoning") not yet sent."""
 

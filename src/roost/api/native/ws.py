@@ -8,7 +8,6 @@ or not the client stays. See docs/native.md for the messages.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -74,6 +73,20 @@ _GONE = (WebSocketDisconnect, RuntimeError, OSError)  # the client left mid-call
 class ChatSocket:
     """One authenticated connection: its current session and at most one running turn."""
 
+    __slots__ = (
+        "cancel_asked",
+        "handle",
+        "outbox",
+        "running",
+        "sender_gone",
+        "services",
+        "session_id",
+        "started",
+        "turn",
+        "user",
+        "ws",
+    )
+
     def __init__(self, websocket: WebSocket, services: Services, principal: Principal) -> None:
         self.ws = websocket
         self.services = services
@@ -105,8 +118,7 @@ class ChatSocket:
         finally:
             self.outbox.close()
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await asyncio.wait({sender})  # (a cancellation of this task still comes through)
             self._leave()
 
     async def _send(self, reader: asyncio.Task[Any], stall_seconds: float) -> None:
