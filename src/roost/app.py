@@ -69,6 +69,7 @@ def create_app(
         try:
             await services.memory.start(services.auth.default_user)
             await services.inbox.start()
+            services.heartbeat.start()  # only ticks when [heartbeat] enabled
         except BaseException:
             await services.close()
             raise

@@ -55,6 +55,9 @@ class LimitSettings(_Section):
     sse_keepalive_seconds: float = Field(
         15.0, gt=0, description="Idle seconds before an SSE keep-alive comment"
     )
+    ws_stall_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a WebSocket client may leave messages unread"
+    )
 
 
 class ChatSettings(_Section):

@@ -75,6 +75,8 @@ async def test_header_shows_the_session_settings(env: Env, settings: Settings) -
 
 
 async def test_markdown_code_reasoning_tools_usage_and_errors(env: Env) -> None:
+    # No tools offered: the scripted model's call is stored as made, not run by the loop.
+    env.services.settings.tools.enabled = []
     call = ToolCallChunk("call_1", "get_weather", {"city": "Paris", "days": [1, 2]})
     env.scripts.queue.append(
         [

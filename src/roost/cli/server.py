@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import logging
+import re
 import socket
 import sys
 from typing import TYPE_CHECKING, Any
@@ -62,8 +64,31 @@ class ConfigErrorCatcher:
                     await send(message)
 
 
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings: frames bounded like request bodies, and no
+    per-message compression (its zlib state costs ~40 KB a connection, and token deltas
+    are too small to gain from it)."""
+    return {"ws_max_size": settings.limits.max_body_bytes, "ws_per_message_deflate": False}
+
+
+class RedactTokens(logging.Filter):
+    """Browsers send their key as /api/ws?token=...; uvicorn logs the path with its query."""
+
+    _TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("token=" in str(a) for a in record.args):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def _log_config(level: LogLevel) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_tokens")
     # roost's own loggers print beside uvicorn's, in the same format and at the same level.
     config["loggers"]["roost"] = {
         "handlers": ["default"],
@@ -113,6 +138,7 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
         lifespan="on",
         ssl_certfile=cert,
         ssl_keyfile=key,
+        **websocket_options(settings),
     )
     server = RoostServer(config, scheme="https" if cert else "http")
     try:

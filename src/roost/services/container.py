@@ -18,6 +18,7 @@ from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
 from roost.services.conversations import ConversationService
+from roost.services.heartbeat import HeartbeatService
 from roost.services.inbox import InboxService, InboxWorker, PreviewService
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
@@ -62,8 +63,10 @@ class Services:
     tools: ToolRegistry
     inbox: InboxService
     preview: PreviewService
+    heartbeat: HeartbeatService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
+        await self.heartbeat.close()
         await self.inbox.stop()  # no new deliveries while the running turns drain
         await self.turns.drain(drain_seconds)
         await self.inbox.close()
@@ -133,15 +136,19 @@ async def build_services(
         inbox_repo = InboxRepository(database)
         worker = InboxWorker(settings.queue, inbox_repo, messages, users, turns)
         inbox = InboxService(settings, conversations, inbox_repo, worker)
+        user_service = UserService(users, keys, on_revoke=auth.forget)
+        heartbeat = HeartbeatService(settings, turns, memory, user_service)
         return Services(
             settings=settings,
             database=database,
             providers=registry,
             auth=auth,
-            users=UserService(users, keys, on_revoke=auth.forget),
+            users=user_service,
             conversations=conversations,
             turns=turns,
-            status=StatusService(registry.default, memory.status, memory.search_mode),
+            status=StatusService(
+                registry.default, memory.status, memory.search_mode, heartbeat=heartbeat.status
+            ),
             roles=roles,
             models=ModelService(registry),
             completions=CompletionService(settings, registry, turns, roles, memory),
@@ -150,6 +157,7 @@ async def build_services(
             tools=tools,
             inbox=inbox,
             preview=PreviewService(settings, conversations, inbox, registry, memory),
+            heartbeat=heartbeat,
         )
     except BaseException:
         await database.close()

@@ -45,6 +45,7 @@ class TurnHandle:
     inbox_id: int | None = None  # set when the turn answers a queued (inbox) message
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
+    _ran: bool = False  # _run began (a task cancelled before its first step never does)
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         while True:
@@ -86,6 +87,23 @@ class TurnService:
         self._messages = messages
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._active: dict[str, int] = {}  # user id → turns running (the heartbeat waits)
+
+    def user_busy(self, user_id: str) -> bool:
+        """Whether a turn of this user is running now."""
+        return self._active.get(user_id, 0) > 0
+
+    def _track(self, user_id: str, task: asyncio.Task[None]) -> None:
+        self._active[user_id] = self._active.get(user_id, 0) + 1
+
+        def done(_: asyncio.Task[None]) -> None:
+            left = self._active.get(user_id, 1) - 1
+            if left > 0:
+                self._active[user_id] = left
+            else:
+                self._active.pop(user_id, None)
+
+        task.add_done_callback(done)
 
     def validate_message(self, text: str) -> str:
         if not text.strip():
@@ -151,12 +169,15 @@ class TurnService:
         handle._task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: _if_never_ran(done, handle, lock))
+        self._track(user.id, task)
         return handle
 
     async def _run(
         self, user: User, handle: TurnHandle, options: GenerationOptions, lock: asyncio.Lock
     ) -> None:
         put = handle._queue.put_nowait
+        handle._ran = True
         try:
             put(TurnStarted(handle.conversation.public_id, handle.model))
             put(await self._generate(user, handle, options))
@@ -260,7 +281,7 @@ class TurnService:
             )
         return TurnFailed(code, detail)
 
-    def busy(self, conversation_id: int) -> bool:
+    def conversation_busy(self, conversation_id: int) -> bool:
         """Whether a turn (from any API) is running in the conversation."""
         lock = self._locks.get(conversation_id)
         return lock is not None and lock.locked()
@@ -281,6 +302,15 @@ class TurnService:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
+
+
+def _if_never_ran(task: asyncio.Task[None], handle: TurnHandle, lock: asyncio.Lock) -> None:
+    """A turn cancelled before `_run` began: release what `start` took, end its events."""
+    if handle._ran:
+        return
+    lock.release()
+    handle._queue.put_nowait(TurnFailed("cancelled", "the turn was cancelled before it began"))
+    handle._queue.put_nowait(_END)
 
 
 def _stored_calls(state: LoopState) -> list[dict[str, Any]]:

@@ -332,20 +332,44 @@ class MemoryService:
         """Note a finished chat turn in today's daily log (when `memory.log_turns`)."""
         if not self._memory.log_turns:
             return
+        body = f"**User:** {_clip(user_text)}\n\n**Assistant:** {_clip(reply)}"
+        await self.append_log(user, body)
+
+    async def append_log(self, user: User, body: str, title: str = "") -> str:
+        """Add a `## HH:MM title` entry to today's daily log and index it; returns its path."""
         workspace = await self._open(user)
         now = self._local_now()
-        entry = (
-            f"\n## {now:%H:%M}\n\n**User:** {_clip(user_text)}\n\n**Assistant:** {_clip(reply)}\n"
-        )
+        heading = f"{now:%H:%M} {title}".rstrip()
+        entry = f"\n## {heading}\n\n{body}\n"
         async with self._log_lock:
             relative = await asyncio.to_thread(workspace.append_daily, entry, now)
         await self._index_paths(user, workspace, [relative])
+        return relative
+
+    async def peek_file(self, user: User, path: str) -> str | None:
+        """A workspace file's text (its first MiB), or None when it or the workspace does not
+        exist. Unlike read_file this never creates a workspace (the heartbeat looks at every
+        user's) and never waits for an index check."""
+        root = self._root_for(user)
+        if not await asyncio.to_thread(root.is_dir):
+            return None
+        target = self.workspace_for(user).resolve(path)
+        try:
+            data = await asyncio.to_thread(_read_head, target, MAX_FILE_BYTES)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        return data.decode("utf-8", errors="replace")
 
 
 def _clip(text: str) -> str:
     # One line: a log entry must not open headings or lists of its own.
     text = " ".join(text.split())
     return text if len(text) <= TURN_LOG_CHARS else text[: TURN_LOG_CHARS - 1] + "…"
+
+
+def _read_head(path: Path, limit: int) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(limit)
 
 
 def _read_all(workspace: Workspace, names: list[str]) -> list[str]:
