@@ -354,3 +354,37 @@ async def test_a_client_that_stops_reading_is_disconnected(env: Env) -> None:
     stored = (await env.client.get(f"/api/sessions/{sessions[0]['session_id']}")).json()
     assert stored["messages"][-1]["content"].endswith(" 49")  # the turn was saved anyway
     assert not [o for o in live_outboxes() if not o.closed]
+
+
+async def test_write_file_waits_for_approval_over_the_websocket(
+    env: Env, settings: Settings
+) -> None:
+    """The real loop and the real write_file tool: approval_required arrives on the
+    socket, the answer goes back on it; denied leaves the file alone."""
+    target = settings.home / "workspace" / "ws-note.txt"
+    arguments = {"path": "ws-note.txt", "content": "from the socket\n"}
+    async with socket(env) as ws:
+        await connected(ws)
+        for approve in (False, True):
+            env.scripts.queue += [
+                [
+                    ToolCallChunk("c1", "write_file", arguments),
+                    UsageChunk(3, 2),
+                    Finish("tool_calls"),
+                ],
+                reply("Ok."),
+            ]
+            await ws.send(type="chat", message="write it")
+            seen = await ws.receive_until("approval_required")
+            assert seen[-1]["name"] == "write_file"
+            assert seen[-1]["arguments"] == arguments
+            assert not target.exists()
+            await ws.send(type="approve", id=seen[-1]["id"], approve=approve)
+            rest = await ws.receive_until("done")
+            kinds = [m["type"] for m in rest]
+            assert "approval" in kinds
+            assert "tool_end" in kinds
+            end = next(m for m in rest if m["type"] == "tool_end")
+            assert end["is_error"] is (not approve)
+            assert target.exists() is approve
+    assert target.read_text() == "from the socket\n"
