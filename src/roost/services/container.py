@@ -12,11 +12,14 @@ from roost.config import (  # re-exported: the app and the CLI find them here
 from roost.providers.registry import ProviderRegistry
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
+from roost.services.consumers import ConsumerService
 from roost.services.conversations import ConversationService
+from roost.services.dialogue import DialogueService
 from roost.services.memory import MemoryService
 from roost.services.models import ModelService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
+from roost.services.transcription import TranscriptionService
 from roost.services.turns import TurnService
 from roost.services.users import UserService
 from roost.storage.conversations import ConversationRepository
@@ -44,9 +47,13 @@ class Services:
     models: ModelService
     completions: CompletionService
     memory: MemoryService
+    consumers: ConsumerService
+    dialogue: DialogueService
+    transcription: TranscriptionService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.turns.drain(drain_seconds)
+        await self.transcription.close()
         await self.memory.close()
         await self.providers.close()
         await self.database.close()
@@ -92,6 +99,15 @@ async def build_services(
             models=ModelService(registry),
             completions=CompletionService(settings, registry, turns, roles, memory),
             memory=memory,
+            consumers=ConsumerService(
+                settings.home,
+                users,
+                keys,
+                is_admin_password=auth.is_admin_password,
+                on_change=auth.forget,
+            ),
+            dialogue=DialogueService(turns, conversations, registry),
+            transcription=TranscriptionService(settings),
         )
     except BaseException:
         await database.close()

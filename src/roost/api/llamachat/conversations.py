@@ -1,0 +1,71 @@
+"""LlamaChat conversations: create, send a message and get the reply, list, read."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.llamachat.schemas import (
+    MAX_CONTENT_CHARS,
+    ConversationDetail,
+    ConversationOut,
+    ConversationSummary,
+    MessageBody,
+    MessageOut,
+    stored,
+    summary,
+)
+from roost.core.errors import InvalidRequest
+
+router = APIRouter(prefix="/api/conversations", tags=["llamachat"])
+
+
+@router.post("")
+async def create_conversation(services: ServicesDep, principal: PrincipalDep) -> ConversationOut:
+    # The seed sends no body; one that is sent is ignored.
+    conversation = await services.dialogue.create(principal.user)
+    return ConversationOut(id=conversation.public_id, title=conversation.title)
+
+
+@router.post("/{conversation_id}/messages")
+async def send_message(
+    conversation_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    body: Annotated[MessageBody | None, Body()] = None,
+) -> MessageOut:
+    if body is None:
+        raise InvalidRequest("the body must be JSON with a 'content' field", param="content")
+    content = body.content.strip()
+    if not 1 <= len(content) <= MAX_CONTENT_CHARS:
+        raise InvalidRequest(
+            f"'content' must be 1-{MAX_CONTENT_CHARS} characters after trimming whitespace "
+            f"(it has {len(content)})",
+            param="content",
+        )
+    reply = await services.dialogue.send(principal.user, conversation_id, content)
+    return MessageOut(role=reply.role, content=reply.content)
+
+
+@router.get("")
+async def list_conversations(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[ConversationSummary]:
+    page, _total = await services.dialogue.list(principal.user, limit=limit, offset=offset)
+    return [summary(c) for c in page]
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(
+    conversation_id: str, services: ServicesDep, principal: PrincipalDep
+) -> ConversationDetail:
+    conversation, messages = await services.dialogue.read(principal.user, conversation_id)
+    return ConversationDetail(
+        **summary(conversation).model_dump(),
+        messages=[stored(m) for m in messages if m.role in ("user", "assistant")],
+    )
