@@ -28,6 +28,7 @@ from roost.providers.speech.base import Cancelled, in_thread
 
 FRAMES_PER_SECOND = 100  # PocketSphinx's feature frame rate
 MAX_UTTERANCE_SECONDS = 30.0  # a pause-free stretch longer than this is cut anyway
+MIN_UTTERANCE_SECONDS = 0.1
 _FILLERS = ("<s>", "</s>", "<sil>", "[NOISE]", "(NULL)")
 
 
@@ -37,13 +38,11 @@ def _plain(word: str) -> str:
 
 
 class _Utterances:
-    """Decodes one recording: the decoder's state is reset first, so every request gets
-    the same answer for the same audio, whatever came before."""
+    """Cuts one recording into utterances and decodes each."""
 
-    def __init__(self, decoder: Any, cmn: str) -> None:
+    def __init__(self, decoder: Any) -> None:
         from pocketsphinx import Endpointer
 
-        decoder.set_cmn(cmn)
         self._decoder = decoder
         self._endpointer = Endpointer(sample_rate=SAMPLE_RATE)
         self._frame = int(self._endpointer.frame_bytes)
@@ -74,7 +73,15 @@ class _Utterances:
             self._decode()
 
     def _decode(self) -> None:
+        if len(self._buffer) < MIN_UTTERANCE_SECONDS * BYTES_PER_SECOND:
+            # Too short to hold a word, and a few frames make the cepstral mean NaN.
+            self._offset += len(self._buffer) // 2
+            self._buffer = bytearray()
+            return
         decoder = self._decoder
+        # Every utterance from the same state (cepstral mean, dither noise): the same audio
+        # gives the same text, whatever was decoded before it.
+        decoder.reinit_feat()
         decoder.start_utt()
         decoder.process_raw(bytes(self._buffer), full_utt=True)
         decoder.end_utt()
@@ -82,7 +89,7 @@ class _Utterances:
         base = self._offset / SAMPLE_RATE
         spoken = [
             seg
-            for seg in decoder.seg()
+            for seg in decoder.seg() or ()  # None when nothing was recognised
             if seg.word not in _FILLERS and not seg.word.startswith(("<", "["))
         ]
         words = [
@@ -111,8 +118,6 @@ class PocketSphinxProvider:
     def __init__(self, speech: SpeechSettings) -> None:
         self._settings = speech
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()  # loaded decoders not in use
-        self._cmn: str | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PocketSphinxProvider:
@@ -126,12 +131,11 @@ class PocketSphinxProvider:
         try:
             from pocketsphinx import Decoder
 
-            decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+            # Dither: exact digital silence (synthesised speech has it) would make the
+            # cepstral mean NaN; a fixed seed, reset per utterance, keeps it repeatable.
+            decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=True, seed=1)
         except (ImportError, RuntimeError, OSError) as exc:
             raise ProviderError(f"pocketsphinx could not load its model: {exc}") from None
-        with self._lock:
-            if self._cmn is None:
-                self._cmn = str(decoder.get_cmn())
         return decoder
 
     def _run(
@@ -140,8 +144,7 @@ class PocketSphinxProvider:
         with AudioReader(file, filename, max_seconds=self._settings.max_seconds) as audio:
             decoder = self._decoder()
             try:
-                assert self._cmn is not None
-                utterances = _Utterances(decoder, self._cmn)
+                utterances = _Utterances(decoder)
                 samples = 0
                 for chunk in audio.chunks():
                     if stop.is_set():
