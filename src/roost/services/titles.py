@@ -34,7 +34,7 @@ def clip(text: str, limit: int = MAX_TITLE_CHARS) -> str:
     if len(line) <= limit:
         return line
     cut = line[: limit - 1]
-    if " " in cut[limit // 2 :]:
+    if line[limit - 1] != " " and " " in cut[limit // 2 :]:  # mid-word: back to a space
         cut = cut[: cut.rindex(" ")]
     return cut.rstrip(" ,.;:-") + "…"
 
