@@ -145,5 +145,5 @@ async def test_reload_keeps_the_consumers_when_the_file_is_bad(
 async def test_consumer_names_are_reserved(services: Services) -> None:
     from roost.core.errors import InvalidRequest
 
-    with pytest.raises(InvalidRequest, match="consumers of secrets.toml"):
+    with pytest.raises(InvalidRequest, match=r"consumers of secrets\.toml"):
         await services.users.create("consumer:eve")
