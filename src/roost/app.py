@@ -68,7 +68,7 @@ def create_app(
         )
         app.state.services = services
         try:
-            await services.consumers.reconcile()  # a bad secrets file refuses the start
+            await services.consumers.start()  # a bad secrets file refuses the start
             await services.transcription.check()
             await services.memory.start(services.auth.default_user)
         except BaseException:

@@ -176,6 +176,17 @@ class ConsumerService:
                 self._on_change()
         return result
 
+    async def start(self) -> Reconciled:
+        """At start: reconcile, and a ConfigError refuses the start."""
+        result = await self.reconcile()
+        if result.active or result.removed:
+            log.info(
+                "consumers: %s%s",
+                ", ".join(result.active) or "none",
+                f" (keys revoked: {', '.join(result.removed)})" if result.removed else "",
+            )
+        return result
+
     async def reload(self) -> Reconciled | None:
         """For SIGHUP: reconcile, or log why not and keep the consumers as they were."""
         try:
