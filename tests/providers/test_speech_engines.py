@@ -128,6 +128,46 @@ def test_whispercpp_without_its_package_is_a_config_error(
         transcribe(provider, FOX.read_bytes(), "fox.wav")
 
 
+@pytest.fixture(scope="module")
+def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("pywhispercpp")
+    from tests.whisper_model import write_tiny_model
+
+    return write_tiny_model(tmp_path_factory.mktemp("whisper") / "ggml-tiny-random.bin")
+
+
+def test_whispercpp_runs_a_model_file(tiny_whisper: Path) -> None:
+    # Random weights: the text means nothing, but it comes from whisper.cpp through the
+    # same path a real model takes (decode, float samples, segments, times).
+    provider = WhisperCppProvider(SpeechSettings(provider="whispercpp"), tiny_whisper)
+    assert asyncio.run(provider.probe()) is None
+    result = transcribe(provider, encoded(FOX, "mp3"), "fox.mp3")
+    assert result.text.strip()
+    assert result.duration == pytest.approx(2.965, abs=0.01)
+    assert result.language == "en"  # an English-only model: no detection to do
+    assert result.segments
+    assert all(0 <= s.start <= s.end <= result.duration for s in result.segments)
+    assert result.text == " ".join(s.text for s in result.segments)
+    with pytest.raises(InvalidRequest, match="English-only"):
+        transcribe(provider, FOX.read_bytes(), "fox.wav", language="de")
+    asyncio.run(provider.close())
+
+
+def test_whispercpp_long_audio_goes_in_windows(
+    tiny_whisper: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import roost.providers.speech.whispercpp as whispercpp
+
+    monkeypatch.setattr(whispercpp, "WINDOW_SECONDS", 1)
+    provider = WhisperCppProvider(SpeechSettings(provider="whispercpp"), tiny_whisper)
+    result = transcribe(provider, TWO_SENTENCES.read_bytes(), "two.wav", language="en")
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts)
+    assert len(result.segments) >= 5  # one or more from each of the six one-second windows
+    assert max(s.end for s in result.segments) <= result.duration
+    asyncio.run(provider.close())
+
+
 def test_whispercpp_model_path_is_relative_to_home(home: Path) -> None:
     (home / "models").mkdir()
     (home / "models" / "ggml-base.en.bin").write_bytes(b"lmgg" + b"\0" * 10)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from roost.config import Settings, SpeechSettings
-from roost.core.errors import ConfigError, ProviderError
+from roost.core.errors import ConfigError, InvalidRequest, ProviderError
 from roost.core.speech import (
     BYTES_PER_SECOND,
     SAMPLE_RATE,
@@ -44,6 +44,12 @@ def model_file_problem(path: Path | None) -> str | None:
     if magic != GGML_MAGIC:
         return f"[speech] model_path '{path}' is not a whisper.cpp (ggml) model file"
     return None
+
+
+def _multilingual(model: Any) -> bool:
+    import _pywhispercpp as pw
+
+    return bool(pw.whisper_is_multilingual(model._ctx))
 
 
 class WhisperCppProvider:
@@ -108,10 +114,12 @@ class WhisperCppProvider:
                 detected = str(pw.whisper_lang_str(pw.whisper_full_lang_id(model._ctx)))
         except Exception as exc:
             raise ProviderError(f"whisper.cpp failed: {exc}") from None
+        # Whisper can place a timestamp past the end of the audio it was given.
+        end = offset + len(samples) / SAMPLE_RATE
         segments = [
             TranscriptSegment(
-                round(offset + s.t0 / _CENTISECONDS, 2),
-                round(offset + s.t1 / _CENTISECONDS, 2),
+                round(min(offset + s.t0 / _CENTISECONDS, end), 2),
+                round(min(offset + s.t1 / _CENTISECONDS, end), 2),
                 s.text.strip(),
             )
             for s in found
@@ -127,9 +135,17 @@ class WhisperCppProvider:
         with AudioReader(file, filename, max_seconds=self._settings.max_seconds) as audio:
             window = bytearray()
             offset = 0.0
-            detected = language
             with self._lock:
                 model = self._load()
+                if not _multilingual(model):  # a ".en" model
+                    if language not in ("auto", "en"):
+                        raise InvalidRequest(
+                            f"the whisper.cpp model '{self._path}' is English-only, not "
+                            f"'{language}'",
+                            param="language",
+                        )
+                    language = "en"
+                detected = language
                 for chunk in audio.chunks():
                     if stop.is_set():
                         raise Cancelled("transcription cancelled")
