@@ -160,7 +160,8 @@ async def test_consumers_see_only_their_own_conversations(
         ),
         ({"content": "   \n "}, "'content' must be 1-2000 characters"),
         ({"content": "x" * 2001}, "(it has 2001)"),
-        ({"content": 5}, "'content'"),
+        ({"content": 5}, "'content' must be a string"),
+        (["content"], "must be a JSON object"),
         ({}, "Missing required parameter: content"),
         (None, "'content' field"),
     ],
@@ -180,6 +181,18 @@ async def test_bad_content_is_400_and_stores_nothing(
         detail = await env.client.get(f"/api/conversations/{cid}", headers=as_(MOBILE))
         assert detail.json()["messages"] == []
         assert env.provider.requests == []
+
+
+async def test_json_is_read_whatever_the_content_type(settings: Settings, consumers: Path) -> None:
+    async with running(settings) as env:
+        cid = (await env.client.post("/api/conversations", headers=as_(MOBILE))).json()["id"]
+        # What `curl -d` sends without -H: JSON labelled as a form.
+        response = await env.client.post(
+            f"/api/conversations/{cid}/messages",
+            headers={**as_(MOBILE), "Content-Type": "application/x-www-form-urlencoded"},
+            content=b'{"content": "hi"}',
+        )
+        assert response.json() == {"role": "assistant", "content": "you said: hi"}
 
 
 async def test_2000_characters_are_fine_and_invalid_json_is_400(

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query, Request
 
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.llamachat.schemas import (
-    MAX_CONTENT_CHARS,
     ConversationDetail,
     ConversationOut,
     ConversationSummary,
-    MessageBody,
     MessageOut,
+    message_content,
     stored,
     summary,
 )
-from roost.core.errors import InvalidRequest
 
 router = APIRouter(prefix="/api/conversations", tags=["llamachat"])
 
@@ -31,20 +29,9 @@ async def create_conversation(services: ServicesDep, principal: PrincipalDep) ->
 
 @router.post("/{conversation_id}/messages")
 async def send_message(
-    conversation_id: str,
-    services: ServicesDep,
-    principal: PrincipalDep,
-    body: Annotated[MessageBody | None, Body()] = None,
+    conversation_id: str, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> MessageOut:
-    if body is None:
-        raise InvalidRequest("the body must be JSON with a 'content' field", param="content")
-    content = body.content.strip()
-    if not 1 <= len(content) <= MAX_CONTENT_CHARS:
-        raise InvalidRequest(
-            f"'content' must be 1-{MAX_CONTENT_CHARS} characters after trimming whitespace "
-            f"(it has {len(content)})",
-            param="content",
-        )
+    content = message_content(await request.body())
     reply = await services.dialogue.send(principal.user, conversation_id, content)
     return MessageOut(role=reply.role, content=reply.content)
 

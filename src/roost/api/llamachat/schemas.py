@@ -3,18 +3,43 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, StrictStr
+import json
+
+from pydantic import BaseModel
 
 from roost.core.clock import isoformat
+from roost.core.errors import InvalidRequest
 from roost.core.records import Conversation, Message
 
 MAX_CONTENT_CHARS = 2000
 
 
-class MessageBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+def message_content(raw: bytes) -> str:
+    """`content` of a `{"content": "..."}` body, trimmed and within 1-2000 characters.
 
-    content: StrictStr
+    Read as JSON whatever the Content-Type says: `curl -d` and some webhook senders
+    label JSON as a form, and the intent is plain."""
+    if not raw.strip():
+        raise InvalidRequest("the body must be JSON with a 'content' field", param="content")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object with a 'content' field", "content")
+    if "content" not in body:
+        raise InvalidRequest("Missing required parameter: content", param="content")
+    content = body["content"]
+    if not isinstance(content, str):
+        raise InvalidRequest("'content' must be a string", param="content")
+    content = content.strip()
+    if not 1 <= len(content) <= MAX_CONTENT_CHARS:
+        raise InvalidRequest(
+            f"'content' must be 1-{MAX_CONTENT_CHARS} characters after trimming whitespace "
+            f"(it has {len(content)})",
+            param="content",
+        )
+    return content
 
 
 class ConversationOut(BaseModel):

@@ -46,7 +46,7 @@ class AudioReader:
     """An opened audio file: `info`, then `chunks()` of PCM. Close it (or use `with`)."""
 
     def __init__(self, file: BinaryIO, filename: str | None, *, max_seconds: float) -> None:
-        self._name = filename or "the upload"
+        self._name = (filename or "the upload")[:200]
         self._max_seconds = max_seconds
         claimed = claimed_format(filename)
         try:
