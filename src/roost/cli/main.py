@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from roost import __version__
-from roost.cli import chat, configuration, daemon, heartbeat, keys, memory, models, serve, users
+from roost.cli import (
+    chat,
+    configuration,
+    daemon,
+    heartbeat,
+    keys,
+    memory,
+    models,
+    serve,
+    transcribe,
+    users,
+)
 
 app = typer.Typer(
     name="roost",
@@ -50,6 +61,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(configuration.app, name="config")
 app.command("models")(models.models)
 app.add_typer(memory.app, name="memory")
+app.command("transcribe")(transcribe.transcribe)
 
 
 @app.command("version")

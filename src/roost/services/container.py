@@ -17,7 +17,9 @@ from roost.providers.registry import ProviderRegistry
 from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
+from roost.services.consumers import ConsumerService
 from roost.services.conversations import ConversationService
+from roost.services.dialogue import DialogueService
 from roost.services.heartbeat import HeartbeatService
 from roost.services.inbox import InboxService, InboxWorker, PreviewService
 from roost.services.memory import MemoryService
@@ -28,6 +30,7 @@ from roost.services.status import StatusService
 from roost.services.tool_loop import ToolLoop
 from roost.services.tools.builtin import builtin_tools
 from roost.services.tools.registry import ToolRegistry
+from roost.services.transcription import TranscriptionService
 from roost.services.turns import TurnService
 from roost.services.users import UserService
 from roost.storage.conversations import ConversationRepository
@@ -64,12 +67,16 @@ class Services:
     inbox: InboxService
     preview: PreviewService
     heartbeat: HeartbeatService
+    consumers: ConsumerService
+    dialogue: DialogueService
+    transcription: TranscriptionService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.heartbeat.close()
         await self.inbox.stop()  # no new deliveries while the running turns drain
         await self.turns.drain(drain_seconds)
         await self.inbox.close()
+        await self.transcription.close()
         await self.memory.close()
         await self.providers.close()
         await self.database.close()
@@ -158,6 +165,15 @@ async def build_services(
             inbox=inbox,
             preview=PreviewService(settings, conversations, inbox, registry, memory),
             heartbeat=heartbeat,
+            consumers=ConsumerService(
+                settings.home,
+                users,
+                keys,
+                is_admin_password=auth.is_admin_password,
+                on_change=auth.forget,
+            ),
+            dialogue=DialogueService(turns, conversations, registry),
+            transcription=TranscriptionService(settings),
         )
     except BaseException:
         await database.close()
