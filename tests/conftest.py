@@ -95,7 +95,8 @@ async def running(
     app = create_app(
         settings, admin_password=ADMIN_PASSWORD, providers=registry_with(provider), **kwargs
     )
-    async with LifespanManager(app) as manager:
+    # Generous: a loaded CI machine can take seconds to import an SDK at start.
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         headers = {"X-API-Key": ADMIN_PASSWORD}
         async with httpx.AsyncClient(

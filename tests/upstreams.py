@@ -56,6 +56,7 @@ class ToolCall:
 @dataclass(frozen=True)
 class Behavior:
     reply: str = "Hello there"  # streamed one word a chunk
+    echo: bool = False  # reply "re: <the last message's text>" instead
     reasoning: str = ""  # streamed as reasoning before the reply
     tool_calls: tuple[ToolCall, ...] = ()
     fault: Fault | None = None
@@ -183,6 +184,8 @@ def _endpoint(up: Upstream, errors: dict[int, Any], answer: Answer) -> Callable[
         body = json.loads(raw) if raw else None
         up.requests.append(Received(request.method, request.url.path, headers, body, port))
         behavior = up.behavior
+        if behavior.echo and isinstance(body, dict) and body.get("messages"):
+            behavior = replace(behavior, reply=f"re: {body['messages'][-1].get('content')}")
         if behavior.fault in ("http_500", "http_401"):
             status = int(behavior.fault[5:])
             return JSONResponse(errors[status], status_code=status)

@@ -12,14 +12,19 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from roost import __version__
 from roost.api import errors
+from roost.api.chatnvim import register_errors as register_chatnvim_errors
+from roost.api.chatnvim import router as chatnvim_router
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
+from roost.api.llamachat import register_errors as register_llamachat_errors
+from roost.api.llamachat import router as llamachat_router
 from roost.api.memgpt import register_errors as register_memgpt_errors
 from roost.api.memgpt import router as memgpt_router
 from roost.api.native import router as native_router
 from roost.api.openai import register_errors as register_openai_errors
 from roost.api.openai import router as openai_router
+from roost.api.uploads import upload_limits
 from roost.config import Settings
 from roost.core.errors import ConfigError
 from roost.providers.registry import ProviderRegistry
@@ -67,7 +72,11 @@ def create_app(
         )
         app.state.services = services
         try:
+            await services.consumers.start()  # a bad secrets file refuses the start
+            await services.transcription.check()
             await services.memory.start(services.auth.default_user)
+            await services.inbox.start()
+            services.heartbeat.start()  # only ticks when [heartbeat] enabled
         except BaseException:
             await services.close()
             raise
@@ -86,10 +95,14 @@ def create_app(
     register_kernel2_errors()
     register_openai_errors()
     register_memgpt_errors()
+    app.include_router(memgpt_router)
+    register_chatnvim_errors()
     app.include_router(native_router)
     app.include_router(kernel2_router)
     app.include_router(openai_router)
-    app.include_router(memgpt_router)
+    app.include_router(chatnvim_router)
+    register_llamachat_errors()
+    app.include_router(llamachat_router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -97,6 +110,10 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.add_middleware(BodyLimit, default=settings.limits.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.limits.max_body_bytes,
+        overrides=upload_limits(settings.speech.max_file_bytes),
+    )
     app.add_middleware(HostGuard, bind=settings.server.bind, extra=settings.server.allowed_hosts)
     return app

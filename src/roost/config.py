@@ -55,6 +55,9 @@ class LimitSettings(_Section):
     sse_keepalive_seconds: float = Field(
         15.0, gt=0, description="Idle seconds before an SSE keep-alive comment"
     )
+    ws_stall_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a WebSocket client may leave messages unread"
+    )
 
 
 class ChatSettings(_Section):
@@ -182,6 +185,58 @@ class AgentSettings(_Section):
     )
 
 
+class QueueSettings(_Section):
+    """The chat.nvim inbox: a durable per-session queue answered by a background worker."""
+
+    poll_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between queue checks (new messages wake it)"
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=100, description="Turns tried per queued message before it is marked failed"
+    )
+    retry_backoff: float = Field(
+        2.0, gt=0, le=3600, description="Seconds before the first retry; doubles on each retry"
+    )
+    retry_backoff_max: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between two retries, in seconds"
+    )
+    max_parallel: int = Field(
+        4, ge=1, le=256, description="Sessions whose queued messages are answered at once"
+    )
+    max_pending: int = Field(
+        10_000, ge=1, description="Most queued (not yet answered) messages per user"
+    )
+
+
+class SpeechSettings(_Section):
+    provider: Literal["pocketsphinx", "whispercpp", "openai"] = Field(
+        "pocketsphinx",
+        description="Speech-to-text: pocketsphinx (offline, English), whispercpp (a model "
+        "file you name), openai (any OpenAI-compatible /v1/audio/transcriptions)",
+    )
+    model_path: str | None = Field(
+        None, description="whispercpp: the ggml model file (relative to ROOST_HOME)"
+    )
+    n_threads: int | None = Field(None, ge=1, description="whispercpp: threads (unset: 4)")
+    language: str | None = Field(
+        None, description="Default spoken language, ISO-639-1 (unset: en, or detected)"
+    )
+    model: str = Field("whisper-1", description="openai: the upstream model name")
+    base_url: str | None = Field(None, description="openai: API base URL (unset: OpenAI's)")
+    api_key: str | None = Field(None, description="openai: the API key (prefer api_key_env)")
+    api_key_env: str | None = Field(None, description="openai: env var holding the key")
+    timeout: float = Field(300.0, gt=0, description="openai: seconds to wait for the answer")
+    max_file_bytes: int = Field(
+        104_857_600, ge=1024, description="Largest audio upload (100 MB, as LlamaChat)"
+    )
+    max_seconds: float = Field(
+        10_800.0, gt=0, description="Longest audio transcribed, in seconds of sound"
+    )
+    max_concurrent: int = Field(
+        2, ge=1, le=64, description="Transcriptions that run at once; more wait their turn"
+    )
+
+
 class ModelSettings(_Section):
     provider: Literal["llamacpp", "openai", "anthropic", "sentence-transformers"] = Field(
         "llamacpp",
@@ -260,6 +315,8 @@ class Settings(_Section):
     tools: ToolSettings = Field(default_factory=ToolSettings)
     heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @property

@@ -275,3 +275,54 @@ async def test_native_tool_calling_providers_run_the_loop(settings: Settings, ki
     else:
         assert sent["content"][0]["type"] == "tool_result"
         assert sent["content"][0]["tool_use_id"] == "call_1"
+
+
+# --- the built-in tools through the loop (the acceptance) -----------------------
+
+
+async def test_builtin_memory_search_is_called_and_listed(env: Env, settings: Settings) -> None:
+    (settings.home / "workspace" / "MEMORY.md").write_text("# Memory\n\nThe gate code is 4417.\n")
+    await env.services.memory.reindex(await _default_user(env))
+    env.scripts.queue += [call("memory_search", {"query": "gate code"}), reply("It is 4417.")]
+    body = (await env.client.post("/api/chat", json={"message": "gate code?"})).json()
+    assert body["response"] == "It is 4417."
+    assert body["tools_used"] == [{"name": "memory_search", "arguments": {"query": "gate code"}}]
+    result = env.provider.requests[-1].messages[-1]
+    assert result.role == "tool"
+    assert "4417" in result.content
+    assert "MEMORY.md" in result.content
+
+
+async def _default_user(env: Env) -> Any:
+    return env.services.auth.default_user
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "outside-link/passwd"])
+async def test_read_file_outside_the_workspace_is_refused_to_the_model(
+    env: Env, settings: Settings, tmp_path: Any, path: str
+) -> None:
+    (settings.home / "workspace" / "outside-link").symlink_to("/etc")
+    env.scripts.queue += [call("read_file", {"path": path}), reply("I cannot read that.")]
+    response = await env.client.post("/api/chat/stream", json={"message": "read it"})
+    ends = [e for e in sse_events(response.text) if e != "[DONE]" and e["type"] == "tool_end"]
+    assert ends[0]["is_error"] is True
+    told = env.provider.requests[-1].messages[-1].content
+    assert "root:" not in told  # nothing of the file reached the model
+    assert told == ends[0]["output"]
+
+
+async def test_builtin_write_file_waits_then_is_denied_or_runs(
+    env: Env, settings: Settings
+) -> None:
+    target = settings.home / "workspace" / "notes" / "todo.txt"
+    arguments = {"path": "notes/todo.txt", "content": "buy milk\n"}
+    for approve in (False, True):
+        env.scripts.queue += [call("write_file", arguments), reply("Ok.")]
+        turn = asyncio.create_task(env.client.post("/api/chat", json={"message": "write"}))
+        [pending] = await _pending(env)
+        assert pending["name"] == "write_file"
+        assert not target.exists()
+        await env.client.post(f"/api/approvals/{pending['id']}", json={"approve": approve})
+        assert (await turn).status_code == 200
+        assert target.exists() is approve
+    assert target.read_text() == "buy milk\n"

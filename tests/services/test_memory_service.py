@@ -233,3 +233,38 @@ async def test_writing_through_a_link_inside_keeps_the_link(memory: MemoryServic
     assert (root / "alias.md").is_symlink()
     assert (root / "MEMORY.md").read_text() == "- owns a bike\n"
     assert "MEMORY.md" in {hit.file for hit in await memory.search(DEFAULT, "bike")}
+
+
+async def test_append_file_adds_a_line_and_indexes_at_once(memory: MemoryService) -> None:
+    root = memory.workspace_for(DEFAULT).root
+    (root / "notes").mkdir()
+    (root / "notes" / "todo.md").write_text("- buy milk")  # no final newline
+    assert await memory.append_file(DEFAULT, "notes/todo.md", "- fix the gate\n") == "notes/todo.md"
+    assert (root / "notes" / "todo.md").read_text() == "- buy milk\n- fix the gate\n"
+    assert [h.file for h in await memory.search(DEFAULT, "gate")] == ["notes/todo.md"]
+    assert await memory.append_file(DEFAULT, "new/list.md", "- first\n") == "new/list.md"
+    assert (root / "new" / "list.md").read_text() == "- first\n"
+
+
+async def test_append_file_defaults_to_todays_log(memory: MemoryService) -> None:
+    assert await memory.append_file(DEFAULT, None, "- walked the dog\n") == local()
+    text = await memory.read_file(DEFAULT, local())
+    assert text == f"# {NOW.astimezone().date().isoformat()}\n\n- walked the dog\n"
+    assert [h.file for h in await memory.search(DEFAULT, "walked")] == [local()]
+
+
+async def test_append_file_is_confined_and_bounded(memory: MemoryService, tmp_path: Path) -> None:
+    root = memory.workspace_for(DEFAULT).root
+    outside = tmp_path / "outside.md"
+    outside.write_text("mine\n")
+    (root / "leak.md").symlink_to(outside)
+    for path in ("../x.md", "/etc/passwd", "notes.txt", "leak.md", ".hidden.md"):
+        with pytest.raises(InvalidRequest):
+            await memory.append_file(DEFAULT, path, "x\n")
+    (root / "dir.md").mkdir()
+    with pytest.raises(InvalidRequest, match="folder"):
+        await memory.append_file(DEFAULT, "dir.md", "x\n")
+    with pytest.raises(PayloadTooLarge):
+        await memory.append_file(DEFAULT, "big.md", "x" * (1024 * 1024 + 1))
+    assert outside.read_text() == "mine\n"
+    assert not (root / "big.md").exists()

@@ -96,6 +96,52 @@ def test_paths_inside_are_normalized(workspace: Workspace) -> None:
     assert workspace.resolve("alias.md") == workspace.root / "alias.md"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        ".",
+        "./",
+        "../../etc/passwd",
+        "/etc/passwd",
+        "a/../../x.txt",
+        "a/../b.py",
+        "..",
+        "a\x00.txt",
+        "a\\b.txt",
+        ".git/config",
+        "notes/.env",
+        "x" * 513,
+    ],
+)
+def test_any_file_paths_follow_the_same_rules(workspace: Workspace, path: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        workspace.resolve_any(path)
+    assert caught.value.param == "path"
+
+
+def test_any_file_symlinks_leading_outside_are_refused(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    (workspace.root / "leak.txt").symlink_to(outside / "secret.txt")
+    (workspace.root / "door").symlink_to(outside)
+    (workspace.root / "passwd").symlink_to("/etc/passwd")
+    for path in ("leak.txt", "door/secret.txt", "door/new.txt", "passwd"):
+        with pytest.raises(InvalidRequest, match="outside the workspace"):
+            workspace.resolve_any(path)
+
+
+def test_any_file_paths_inside_are_normalized(workspace: Workspace) -> None:
+    assert workspace.resolve_any("./src//main.py") == workspace.root / "src" / "main.py"
+    assert workspace.normalize_any("data/a.csv") == "data/a.csv"
+    assert workspace.normalize_any("MEMORY.md") == "MEMORY.md"
+    (workspace.root / "inner").symlink_to(workspace.root / "memory")
+    assert workspace.resolve_any("inner/x.txt") == workspace.root / "inner" / "x.txt"
+
+
 def test_markdown_files_skips_hidden_other_and_linked_folders(
     workspace: Workspace, tmp_path: Path
 ) -> None:

@@ -99,3 +99,13 @@ async def test_usage_is_stored_with_the_reply(env: Env) -> None:
     assert isinstance(final, TurnDone)
     assert final.message.usage is not None
     assert (final.message.usage.prompt, final.message.usage.total) == (11, 12)
+
+
+async def test_a_turn_cancelled_before_it_begins_releases_its_session(env: Env) -> None:
+    user = env.services.auth.default_user
+    first = await env.services.turns.start(user, "one")
+    first.cancel()  # before the task had a chance to run
+    assert isinstance(await first.result(), TurnFailed)
+    # The session's lock was released: the next turn in it runs.
+    second = await env.services.turns.start(user, "two", session_id=first.conversation.public_id)
+    assert isinstance(await asyncio.wait_for(second.result(), 10), TurnDone)

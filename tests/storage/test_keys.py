@@ -6,8 +6,10 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from roost.core.errors import Conflict
 from roost.core.records import User
 from roost.storage import Database, KeyRepository, UserRepository
 from roost.storage.db import async_url
@@ -87,3 +89,31 @@ async def test_key_owner_is_current(
     created = await keys.create(alice.id, "laptop")
     await users.delete(alice.id)
     assert await keys.find_active(created.secret) is None
+
+
+async def test_put_secret_keeps_one_active_named_key(
+    keys: KeyRepository, users: UserRepository, alice: User
+) -> None:
+    secret = "a-consumer-key-from-a-file-0001"
+    assert await keys.put_secret(alice.id, "mobile-app", secret) is True
+    assert await keys.put_secret(alice.id, "mobile-app", secret) is False  # nothing to do
+    found = await keys.find_active(secret)
+    assert found is not None
+    assert (found[0].name, found[1].id) == ("mobile-app", alice.id)
+    assert await keys.owner_of(secret) == alice.id
+
+    rotated = secret + "-2"
+    assert await keys.put_secret(alice.id, "mobile-app", rotated) is True
+    assert await keys.find_active(secret) is None
+    assert await keys.revoke_all(alice.id) == 1
+    assert await keys.find_active(rotated) is None
+    # Put back: the revoked row is active again (the hash is unique, so it is reused).
+    assert await keys.put_secret(alice.id, "mobile-app", secret) is True
+    assert await keys.find_active(secret) is not None
+    assert len(await keys.list(alice.id)) == 2
+
+    bob = await users.create("bob")
+    with pytest.raises(Conflict):
+        await keys.put_secret(bob.id, "stolen", secret)
+    assert [u.name for u in await users.list_named_with("al")] == ["alice"]
+    assert await users.list_named_with("a%") == []  # taken literally, not as a pattern

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from roost.services.auth import Principal
 from roost.services.container import Services
@@ -17,7 +18,7 @@ async def get_services(request: Request) -> Services:
     return cast(Services, request.app.state.services)
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: HTTPConnection) -> str | None:
     """`Authorization: Bearer <key>` or `X-API-Key: <key>`; header names are case-insensitive."""
     header = request.headers.get("authorization")
     if header:
@@ -28,7 +29,7 @@ def presented_key(request: Request) -> str | None:
     return key.strip() if key else None
 
 
-def is_loopback(request: Request) -> bool:
+def is_loopback(request: HTTPConnection) -> bool:
     client = request.client
     return client is not None and (client.host in LOOPBACK_HOSTS or client.host.startswith("127."))
 

@@ -59,6 +59,7 @@ def render_native(error: ApiError) -> Response:
 
 
 _RENDERERS: list[tuple[str, Renderer]] = []
+_EXACT: dict[str, Renderer] = {}
 
 
 def register_renderer(prefix: str, renderer: Renderer) -> None:
@@ -67,7 +68,15 @@ def register_renderer(prefix: str, renderer: Renderer) -> None:
     _RENDERERS[:] = sorted([*kept, (prefix, renderer)], key=lambda i: len(i[0]), reverse=True)
 
 
+def register_path_renderer(path: str, renderer: Renderer) -> None:
+    """Render errors of exactly `path` with `renderer` (for "/", which prefixes everything)."""
+    _EXACT[path] = renderer
+
+
 def renderer_for(path: str) -> Renderer:
+    exact = _EXACT.get(path)
+    if exact is not None:
+        return exact
     for prefix, renderer in _RENDERERS:
         if path.startswith(prefix):
             return renderer
@@ -129,8 +138,9 @@ def install(app: FastAPI) -> None:
             detail = f"no route for {request.method} {request.url.path}"
         error = ApiError(exc.status_code, code, detail)
         response = render(request.url.path, error)
-        for name, value in (exc.headers or {}).items():
-            response.headers[name] = value
+        if response.status_code == exc.status_code:  # e.g. not a 405 a dialect made a 404
+            for name, value in (exc.headers or {}).items():
+                response.headers[name] = value
         return response
 
     async def unexpected(request: Request, exc: Exception) -> Response:

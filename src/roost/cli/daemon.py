@@ -1,9 +1,9 @@
-"""`roost daemon start|stop|status|restart`: the server in the background.
+"""`roost daemon start|stop|status|restart|reload`: the server in the background.
 
 `start` runs `python -m roost.cli serve` in its own session with its output appended to
 $ROOST_HOME/logs/roost.log, records its pid in $ROOST_HOME/roost.pid (and its address in
-daemon.json beside it) and returns once /health answers. `stop` and `status` read those
-files only, so they work even while config.toml is broken.
+daemon.json beside it) and returns once /health answers. `stop`, `status` and `reload`
+read those files only, so they work even while config.toml is broken.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -230,6 +231,19 @@ def status() -> None:
     typer.echo(f"roost is running (pid {pid}) at {url or 'an unknown address'}")
     if url and not _healthy(url):
         typer.echo(f"roost: warning: {url}/health does not answer", err=True)
+
+
+@app.command()
+@reports_errors
+def reload() -> None:
+    """Re-read the consumers' keys (secrets.toml) in the running server: sends it SIGHUP."""
+    paths = Paths(default_home())
+    pid = process.read_pid(paths.pid)
+    if pid is None or not process.is_running(pid):
+        typer.echo("roost is not running")
+        raise typer.Exit(EXIT_NOT_RUNNING)
+    os.kill(pid, signal.SIGHUP)
+    typer.echo(f"roost (pid {pid}) is reloading its consumers; it logs the outcome in {paths.log}")
 
 
 @app.command()

@@ -52,6 +52,8 @@ class DeferredApp:
             if scope["type"] == "http":
                 body = b'{"error":{"code":"unavailable","message":"roost is starting"}}'
                 await _send_json(send, 503, body)
+            elif scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1013})  # "try again later"
             return
         await self._app(scope, receive, send)
 

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from roost import __version__
-from roost.cli import chat, configuration, daemon, keys, memory, models, serve, users
+from roost.cli import (
+    chat,
+    configuration,
+    daemon,
+    heartbeat,
+    keys,
+    memory,
+    models,
+    serve,
+    transcribe,
+    users,
+)
 
 app = typer.Typer(
     name="roost",
@@ -42,6 +53,7 @@ app.command("serve")(serve.serve)
 # MemGPT's command is `memgpt server`; its users type that out of habit.
 app.command("server", hidden=True)(serve.serve)
 app.add_typer(daemon.app, name="daemon")
+daemon.app.command("heartbeat")(heartbeat.heartbeat)
 app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
 app.add_typer(users.app, name="users")
@@ -49,6 +61,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(configuration.app, name="config")
 app.command("models")(models.models)
 app.add_typer(memory.app, name="memory")
+app.command("transcribe")(transcribe.transcribe)
 
 
 @app.command("version")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
+import re
+import signal
 import socket
 import sys
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -19,6 +24,8 @@ from roost.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("roost")
 
 # Long enough for a streaming reply to finish, short enough that `daemon stop` need not
 # escalate to SIGKILL; turns still running after it are drained by the services' close.
@@ -62,8 +69,31 @@ class ConfigErrorCatcher:
                     await send(message)
 
 
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings: frames bounded like request bodies, and no
+    per-message compression (its zlib state costs ~40 KB a connection, and token deltas
+    are too small to gain from it)."""
+    return {"ws_max_size": settings.limits.max_body_bytes, "ws_per_message_deflate": False}
+
+
+class RedactTokens(logging.Filter):
+    """Browsers send their key as /api/ws?token=...; uvicorn logs the path with its query."""
+
+    _TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("token=" in str(a) for a in record.args):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def _log_config(level: LogLevel) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_tokens")
     # roost's own loggers print beside uvicorn's, in the same format and at the same level.
     config["loggers"]["roost"] = {
         "handlers": ["default"],
@@ -113,8 +143,17 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
         lifespan="on",
         ssl_certfile=cert,
         ssl_keyfile=key,
+        **websocket_options(settings),
     )
-    server = RoostServer(config, scheme="https" if cert else "http")
+
+    def reload() -> Coroutine[Any, Any, object] | None:
+        app = catchers[0].app if catchers else None
+        services = getattr(getattr(app, "state", None), "services", None)
+        if services is None:  # still starting: it reads the secrets file as it starts
+            return None
+        return services.consumers.reload()  # type: ignore[no-any-return]
+
+    server = RoostServer(config, scheme="https" if cert else "http", on_hangup=reload)
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits this way when binding fails
@@ -132,12 +171,30 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
 class RoostServer(uvicorn.Server):
     """Prints where it listens once it really does, with the real port when given 0."""
 
-    def __init__(self, config: uvicorn.Config, scheme: str) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        scheme: str,
+        on_hangup: Callable[[], Coroutine[Any, Any, object] | None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.scheme = scheme
+        self._on_hangup = on_hangup
+        self._reloads: set[asyncio.Task[object]] = set()
+
+    def _hangup(self) -> None:
+        """SIGHUP (`roost daemon reload`): re-read the secrets file, without a restart."""
+        log.info("SIGHUP: reloading the consumers' keys")
+        work = self._on_hangup() if self._on_hangup else None
+        if work is not None:
+            task = asyncio.get_running_loop().create_task(work)
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        # SIGHUP would end the process by default; here it means "reload".
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         port = self.servers[0].sockets[0].getsockname()[1]
         url = format_url(self.scheme, self.config.host, port)
         print(f"{LISTENING} {url} (Ctrl-C to stop)", file=sys.stdout, flush=True)

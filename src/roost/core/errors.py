@@ -45,6 +45,12 @@ class PayloadTooLarge(RoostError):
     code = "payload_too_large"
 
 
+class RateLimited(RoostError):
+    """Too much at once for this caller, e.g. a full inbox; retry later."""
+
+    code = "rate_limited"
+
+
 class ProviderError(RoostError):
     """The model runtime failed: refused, errored, timed out or was cut off."""
 
@@ -73,6 +79,7 @@ def from_code(code: str, message: str) -> RoostError:
         Forbidden,
         Conflict,
         PayloadTooLarge,
+        RateLimited,
         ProviderError,
         Unavailable,
     ):

@@ -37,3 +37,8 @@ _ROLE_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 def new_role_id() -> str:
     """`role_` + 6 of [a-z0-9]: short enough to type, 2.2e9 values (storage retries a clash)."""
     return ROLE_ID_PREFIX + "".join(secrets.choice(_ROLE_ID_ALPHABET) for _ in range(6))
+
+
+def new_hex_id() -> str:
+    """24 hex digits, the shape of the MongoDB ObjectIds LlamaChat clients expect."""
+    return secrets.token_hex(12)

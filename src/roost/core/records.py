@@ -72,6 +72,28 @@ class Message:
     model: str | None = None
     usage: TokenUsage | None = None
     error: str | None = None
+    inbox_id: int | None = None  # the queued message this row stores or answers
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A message queued for a session (chat.nvim's inbox), answered in arrival order.
+
+    state: "queued" → "delivering" → "done", or back to "queued" to retry after
+    `next_attempt_at`, or "failed" once the attempts run out.
+    """
+
+    id: int
+    user_id: str
+    conversation_id: int
+    session_id: str  # the conversation's public id
+    content: str
+    state: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

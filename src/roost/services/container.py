@@ -12,24 +12,32 @@ from roost.config import (  # re-exported: the app and the CLI find them here
 )
 from roost.core.errors import ConfigError, ModelNotFound
 from roost.providers.base import EmbeddingProvider
+from roost.providers.fetch import WebFetcher
 from roost.providers.registry import ProviderRegistry
 from roost.services.agents import AgentService
 from roost.services.agents.store import AgentStore
 from roost.services.approvals import ApprovalService
 from roost.services.auth import AuthService
 from roost.services.completions import CompletionService
+from roost.services.consumers import ConsumerService
 from roost.services.conversations import ConversationService
+from roost.services.dialogue import DialogueService
+from roost.services.heartbeat import HeartbeatService
+from roost.services.inbox import InboxService, InboxWorker, PreviewService
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
 from roost.services.tool_loop import ToolLoop
+from roost.services.tools.builtin import builtin_tools
 from roost.services.tools.registry import ToolRegistry
+from roost.services.transcription import TranscriptionService
 from roost.services.turns import TurnService
 from roost.services.users import UserService
 from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
+from roost.storage.inbox import InboxRepository
 from roost.storage.keys import KeyRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
@@ -59,10 +67,20 @@ class Services:
     approvals: ApprovalService
     tools: ToolRegistry
     agents: AgentService
+    inbox: InboxService
+    preview: PreviewService
+    heartbeat: HeartbeatService
+    consumers: ConsumerService
+    dialogue: DialogueService
+    transcription: TranscriptionService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
+        await self.heartbeat.close()
+        await self.inbox.stop()  # no new deliveries while the running turns drain
         await self.turns.drain(drain_seconds)
         await self.agents.drain(drain_seconds)
+        await self.inbox.close()
+        await self.transcription.close()
         await self.memory.close()
         await self.providers.close()
         await self.database.close()
@@ -113,7 +131,7 @@ async def build_services(
         vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
         approvals = ApprovalService(settings.tools.approval_timeout)
-        tools = ToolRegistry(settings, {}, memory)
+        tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)
         loop = ToolLoop(tools, approvals, settings.tools)
         turns = TurnService(
             settings, registry, conversations, messages, memory, tools=tools, loop=loop
@@ -126,15 +144,22 @@ async def build_services(
             marker=settings.home / "keys-changed",
         )
         roles = RoleService(RoleRepository(database))
+        inbox_repo = InboxRepository(database)
+        worker = InboxWorker(settings.queue, inbox_repo, messages, users, turns)
+        inbox = InboxService(settings, conversations, inbox_repo, worker)
+        user_service = UserService(users, keys, on_revoke=auth.forget)
+        heartbeat = HeartbeatService(settings, turns, memory, user_service)
         return Services(
             settings=settings,
             database=database,
             providers=registry,
             auth=auth,
-            users=UserService(users, keys, on_revoke=auth.forget),
+            users=user_service,
             conversations=conversations,
             turns=turns,
-            status=StatusService(registry.default, memory.status, memory.search_mode),
+            status=StatusService(
+                registry.default, memory.status, memory.search_mode, heartbeat=heartbeat.status
+            ),
             roles=roles,
             models=ModelService(registry),
             completions=CompletionService(settings, registry, turns, roles, memory),
@@ -142,6 +167,18 @@ async def build_services(
             approvals=approvals,
             tools=tools,
             agents=AgentService(settings, registry, AgentStore.on(database)),
+            inbox=inbox,
+            preview=PreviewService(settings, conversations, inbox, registry, memory),
+            heartbeat=heartbeat,
+            consumers=ConsumerService(
+                settings.home,
+                users,
+                keys,
+                is_admin_password=auth.is_admin_password,
+                on_change=auth.forget,
+            ),
+            dialogue=DialogueService(turns, conversations, registry),
+            transcription=TranscriptionService(settings),
         )
     except BaseException:
         await database.close()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from roost.core.errors import InvalidRequest, NotFound
+from collections.abc import Callable
+from datetime import datetime
+
+from roost.core.errors import Conflict, InvalidRequest, NotFound
 from roost.core.ids import new_uuid
 from roost.core.records import Conversation, Message, User
 from roost.providers.registry import ProviderRegistry
@@ -12,6 +15,12 @@ from roost.storage.messages import MessageRepository
 MAX_PUBLIC_ID = 200
 MAX_TITLE = 500
 DEFAULT_TITLE = "New Conversation"
+STAMP_FORMAT = "%Y-%m-%d-%H-%M-%S"  # chat.nvim's session ids, in local time
+_STAMP_TRIES = 100
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
 
 
 class ConversationService:
@@ -20,10 +29,12 @@ class ConversationService:
         conversations: ConversationRepository,
         messages: MessageRepository,
         providers: ProviderRegistry,
+        local_now: Callable[[], datetime] = _local_now,
     ) -> None:
         self._conversations = conversations
         self._messages = messages
         self._providers = providers
+        self._local_now = local_now
 
     async def create(
         self,
@@ -52,11 +63,34 @@ class ConversationService:
 
     async def get_or_create(self, user: User, public_id: str) -> Conversation:
         found = await self._conversations.get(user.id, public_id)
-        return found or await self.create(user, public_id=public_id)
+        if found is not None:
+            return found
+        try:
+            return await self.create(user, public_id=public_id)
+        except Conflict:  # a concurrent request created it first
+            return await self.get(user, public_id)
 
-    async def with_messages(self, user: User, public_id: str) -> tuple[Conversation, list[Message]]:
+    async def create_stamped(self, user: User) -> Conversation:
+        """A new conversation named like chat.nvim's: `YYYY-MM-DD-HH-MM-SS` in local time,
+        then `-2`, `-3`... when that second's id is taken."""
+        stamp = self._local_now().strftime(STAMP_FORMAT)
+        for n in range(1, _STAMP_TRIES + 1):
+            try:
+                return await self.create(user, public_id=stamp if n == 1 else f"{stamp}-{n}")
+            except Conflict:
+                continue
+        raise Conflict(f"too many sessions created at {stamp}; try again in a second")
+
+    async def public_ids(self, user: User, *, limit: int) -> list[str]:
+        """The ids of the user's newest `limit` conversations, oldest first."""
+        return await self._conversations.public_ids(user.id, limit=limit)
+
+    async def with_messages(
+        self, user: User, public_id: str, *, limit: int | None = None
+    ) -> tuple[Conversation, list[Message]]:
+        """The conversation and its messages (with `limit`, only the newest that many)."""
         conversation = await self.get(user, public_id)
-        return conversation, await self._messages.list(user.id, conversation.id)
+        return conversation, await self._messages.list(user.id, conversation.id, limit=limit)
 
     async def list(
         self, user: User, *, limit: int = 100, offset: int = 0

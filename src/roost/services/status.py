@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from roost import __version__
+from roost.core.records import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +41,21 @@ class StatusService:
         default_model: str,
         memory: Callable[[], tuple[int, int]] = lambda: (0, 0),
         search_mode: str = "keyword",
+        heartbeat: Callable[[User | None], HeartbeatStatus] | None = None,
     ) -> None:
         self._started = time.monotonic()
         self._model = default_model
         self._memory = memory  # (files indexed, chunks) of the default workspace
         self._search_mode = search_mode
+        self._heartbeat = heartbeat  # the caller's last heartbeat run and the next tick
 
-    def status(self) -> ServerStatus:
-        # The heartbeat reports disabled until that service exists.
+    def status(self, user: User | None = None) -> ServerStatus:
         files, chunks = self._memory()
+        heartbeat = self._heartbeat(user) if self._heartbeat else HeartbeatStatus()
         return ServerStatus(
             version=__version__,
             uptime_seconds=int(time.monotonic() - self._started),
             model=self._model,
             memory=MemoryStatus(files_indexed=files, chunks=chunks, search=self._search_mode),
+            heartbeat=heartbeat,
         )

@@ -42,8 +42,10 @@ class TurnHandle:
     request: ChatRequest | None = None
     include_memory: bool = False
     use_tools: bool = True
+    inbox_id: int | None = None  # set when the turn answers a queued (inbox) message
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
+    _ran: bool = False  # _run began (a task cancelled before its first step never does)
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         while True:
@@ -85,6 +87,23 @@ class TurnService:
         self._messages = messages
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._active: dict[str, int] = {}  # user id → turns running (the heartbeat waits)
+
+    def user_busy(self, user_id: str) -> bool:
+        """Whether a turn of this user is running now."""
+        return self._active.get(user_id, 0) > 0
+
+    def _track(self, user_id: str, task: asyncio.Task[None]) -> None:
+        self._active[user_id] = self._active.get(user_id, 0) + 1
+
+        def done(_: asyncio.Task[None]) -> None:
+            left = self._active.get(user_id, 1) - 1
+            if left > 0:
+                self._active[user_id] = left
+            else:
+                self._active.pop(user_id, None)
+
+        task.add_done_callback(done)
 
     def validate_message(self, text: str) -> str:
         if not text.strip():
@@ -106,6 +125,7 @@ class TurnService:
         request: ChatRequest | None = None,
         include_memory: bool | None = None,
         use_tools: bool = True,
+        inbox_id: int | None = None,
     ) -> TurnHandle:
         """Validate, store the user message, and start the model in the background.
 
@@ -113,6 +133,9 @@ class TurnService:
         `create_session` (chat.nvim-style clients name their own sessions).
         `request`, when given, is sent to the model instead of the stored history (OpenAI-
         style clients send the whole conversation each time); `text` is still stored.
+        `inbox_id` (the inbox worker's deliveries): the user message is stored once per
+        queued message, a retry reuses it; the reply records the id, which completes the
+        queued message; a failed turn stores nothing, the worker decides about retries.
         """
         text = self.validate_message(text)
         model_name, _ = self._providers.get(model)
@@ -126,24 +149,35 @@ class TurnService:
         await lock.acquire()  # one turn at a time per conversation, in arrival order
         try:
             stored = await self._messages.append(
-                user.id, conversation.id, role="user", content=text
+                user.id, conversation.id, role="user", content=text, inbox_id=inbox_id
             )
         except BaseException:
             lock.release()
             raise
         if include_memory is None:
             include_memory = self._settings.memory.include_in_chat
-        handle = TurnHandle(conversation, model_name, stored, request, include_memory, use_tools)
+        handle = TurnHandle(
+            conversation,
+            model_name,
+            stored,
+            request,
+            include_memory,
+            use_tools=use_tools,
+            inbox_id=inbox_id,
+        )
         task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
         handle._task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: _if_never_ran(done, handle, lock))
+        self._track(user.id, task)
         return handle
 
     async def _run(
         self, user: User, handle: TurnHandle, options: GenerationOptions, lock: asyncio.Lock
     ) -> None:
         put = handle._queue.put_nowait
+        handle._ran = True
         try:
             put(TurnStarted(handle.conversation.public_id, handle.model))
             put(await self._generate(user, handle, options))
@@ -192,6 +226,7 @@ class TurnService:
             tool_calls=_stored_calls(state),
             model=handle.model,
             usage=out.usage,
+            inbox_id=handle.inbox_id,
         )
         if self._memory is not None and self._settings.memory.log_turns:
             try:
@@ -232,6 +267,8 @@ class TurnService:
     async def _fail(
         self, user: User, handle: TurnHandle, code: str, detail: str, state: LoopState
     ) -> TurnFailed:
+        if handle.inbox_id is not None:  # the inbox worker retries, or records the failure
+            return TurnFailed(code, detail)
         with contextlib.suppress(RoostError):
             await self._messages.append(
                 user.id,
@@ -244,6 +281,18 @@ class TurnService:
             )
         return TurnFailed(code, detail)
 
+    def conversation_busy(self, conversation_id: int) -> bool:
+        """Whether a turn (from any API) is running in the conversation."""
+        lock = self._locks.get(conversation_id)
+        return lock is not None and lock.locked()
+
+    async def wait_idle(self, conversation_id: int) -> None:
+        """Return once no turn runs in the conversation (turns queued on it run first)."""
+        lock = self._locks.get(conversation_id)
+        if lock is not None and lock.locked():
+            async with lock:
+                pass
+
     async def drain(self, seconds: float) -> None:
         """Let running turns finish (and save) before shutdown; cancel what is left."""
         if not self._tasks:
@@ -253,6 +302,15 @@ class TurnService:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
+
+
+def _if_never_ran(task: asyncio.Task[None], handle: TurnHandle, lock: asyncio.Lock) -> None:
+    """A turn cancelled before `_run` began: release what `start` took, end its events."""
+    if handle._ran:
+        return
+    lock.release()
+    handle._queue.put_nowait(TurnFailed("cancelled", "the turn was cancelled before it began"))
+    handle._queue.put_nowait(_END)
 
 
 def _stored_calls(state: LoopState) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from roost.core.errors import InvalidRequest, NotFound
 from roost.core.records import ApiKey, NewApiKey, User
+from roost.services.consumers import CONSUMER_PREFIX
 from roost.storage.keys import KeyRepository
 from roost.storage.users import UserRepository
 
@@ -34,9 +35,12 @@ class UserService:
     async def create(
         self, name: str, *, is_admin: bool = False, user_id: str | None = None
     ) -> User:
-        return await self._users.create(
-            _check_name(name, "user name"), is_admin=is_admin, user_id=user_id
-        )
+        name = _check_name(name, "user name")
+        if name.startswith(CONSUMER_PREFIX):
+            raise InvalidRequest(
+                f"user names starting with '{CONSUMER_PREFIX}' are the consumers of secrets.toml"
+            )
+        return await self._users.create(name, is_admin=is_admin, user_id=user_id)
 
     async def resolve(self, id_or_name: str) -> User:
         user = await self._users.get(id_or_name) or await self._users.get_by_name(id_or_name)

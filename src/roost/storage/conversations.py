@@ -94,6 +94,18 @@ class ConversationRepository:
             rows = (await conn.execute(query)).all()
         return [_to_conversation(row) for row in rows]
 
+    async def public_ids(self, user_id: str, *, limit: int) -> builtins.list[str]:
+        """The public ids of the user's newest `limit` conversations, oldest first."""
+        query = (
+            select(conversations.c.public_id)
+            .where(conversations.c.user_id == user_id)
+            .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+            .limit(max(limit, 0))
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [str(row[0]) for row in reversed(rows)]
+
     async def count(self, user_id: str) -> int:
         query = (
             select(func.count())

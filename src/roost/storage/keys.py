@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, insert, or_, select, update
 
 from roost.core.clock import utcnow
+from roost.core.errors import Conflict
 from roost.core.ids import key_hash, key_prefix, new_api_key, new_uuid
 from roost.core.records import ApiKey, NewApiKey, User
 from roost.storage.db import Database
@@ -126,3 +127,69 @@ class KeyRepository:
             await conn.execute(
                 update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=when)
             )
+
+    async def owner_of(self, secret: str) -> str | None:
+        """The user id of any key, active or revoked, with this secret."""
+        query = select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash(secret))
+        async with self._db.read() as conn:
+            return await conn.scalar(query)
+
+    async def put_secret(self, user_id: str, name: str, secret: str) -> bool:
+        """Make `secret` the user's one active key, named `name`; other keys are revoked.
+
+        For keys whose secret comes from a file (consumers): the secret is stored hashed
+        like any other. True when anything changed. Conflict if another user's key,
+        even a revoked one, has this secret.
+        """
+        digest = key_hash(secret)
+        now = utcnow()
+        async with self._db.write() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        api_keys.c.id, api_keys.c.user_id, api_keys.c.name, api_keys.c.revoked_at
+                    ).where(api_keys.c.key_hash == digest)
+                )
+            ).first()
+            if row is not None and row.user_id != user_id:
+                raise Conflict("that key is already the key of another user")
+            others = await conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.user_id == user_id,
+                    api_keys.c.revoked_at.is_(None),
+                    api_keys.c.key_hash != digest,
+                )
+                .values(revoked_at=now)
+            )
+            changed = others.rowcount > 0
+            if row is None:
+                await conn.execute(
+                    insert(api_keys).values(
+                        id=new_uuid(),
+                        user_id=user_id,
+                        name=name,
+                        prefix=key_prefix(secret),
+                        key_hash=digest,
+                        created_at=now,
+                    )
+                )
+                return True
+            if row.revoked_at is not None or row.name != name:
+                await conn.execute(
+                    update(api_keys)
+                    .where(api_keys.c.id == row.id)
+                    .values(revoked_at=None, name=name)
+                )
+                return True
+        return changed
+
+    async def revoke_all(self, user_id: str) -> int:
+        """Revoke every active key of the user; how many there were."""
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return int(result.rowcount)

@@ -12,7 +12,7 @@ from roost.core.clock import utcnow
 from roost.core.errors import NotFound
 from roost.core.records import Message, TokenUsage
 from roost.storage.db import Database
-from roost.storage.tables import conversations, messages
+from roost.storage.tables import conversations, inbox, messages
 
 
 def _to_message(row: Mapping[Any, Any]) -> Message:
@@ -31,6 +31,7 @@ def _to_message(row: Mapping[Any, Any]) -> Message:
         model=row["model"],
         usage=usage,
         error=row["error"],
+        inbox_id=row["inbox_id"],
     )
 
 
@@ -50,8 +51,16 @@ class MessageRepository:
         model: str | None = None,
         usage: TokenUsage | None = None,
         error: str | None = None,
+        inbox_id: int | None = None,
     ) -> Message:
-        """Store the next message of a conversation the user owns (NotFound otherwise)."""
+        """Store the next message of a conversation the user owns (NotFound otherwise).
+
+        With `inbox_id` the append is idempotent: a message of that role for that queued
+        message is stored once, and a second append returns the first. An assistant row
+        with an `inbox_id` answers the queued message, which becomes "done" ("failed" when
+        the row carries an error) in the same transaction: the answer and the queue's
+        record of it cannot disagree, whenever the process dies.
+        """
         now = utcnow()
         async with self._db.write() as conn:
             # Touching the conversation first both checks the owner and, on PostgreSQL,
@@ -63,6 +72,18 @@ class MessageRepository:
             )
             if touched.rowcount == 0:
                 raise NotFound(f"conversation {conversation_id} not found")
+            if inbox_id is not None:
+                stored = (
+                    await conn.execute(
+                        select(messages).where(
+                            messages.c.inbox_id == inbox_id,
+                            messages.c.role == role,
+                            messages.c.conversation_id == conversation_id,
+                        )
+                    )
+                ).first()
+                if stored is not None:
+                    return _to_message(stored._mapping)
             last = await conn.scalar(
                 select(func.coalesce(func.max(messages.c.seq), 0)).where(
                     messages.c.conversation_id == conversation_id
@@ -80,10 +101,22 @@ class MessageRepository:
                 "completion_tokens": usage.completion if usage else None,
                 "error": error,
                 "created_at": now,
+                "inbox_id": inbox_id,
             }
             result = await conn.execute(insert(messages).values(**values))
             assert result.inserted_primary_key is not None
             (new_id,) = result.inserted_primary_key
+            if inbox_id is not None and role == "assistant":
+                await conn.execute(
+                    update(inbox)
+                    .where(inbox.c.id == inbox_id, inbox.c.conversation_id == conversation_id)
+                    .values(
+                        state="failed" if error else "done",
+                        last_error=error,
+                        next_attempt_at=None,
+                        updated_at=now,
+                    )
+                )
         return _to_message({"id": new_id, **values})
 
     async def list(

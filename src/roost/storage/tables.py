@@ -123,8 +123,33 @@ messages = Table(
     Column("completion_tokens", Integer, nullable=True),
     Column("error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The inbox message this row stores (role user) or answers (role assistant).
+    Column("inbox_id", Integer, nullable=True),
     # Also the index for "messages of a conversation in order" and for counting them.
     UniqueConstraint("conversation_id", "seq"),
+    # A queued message is stored once and answered once, whatever crashes in between.
+    Index("ix_messages_inbox_id_role", "inbox_id", "role", unique=True),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # queued | delivering | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # The worker's "oldest open message of this session" and the per-user listings.
+    Index("ix_inbox_conversation_id_state_id", "conversation_id", "state", "id"),
+    Index("ix_inbox_user_id_state_id", "user_id", "state", "id"),
+    Index("ix_inbox_state_next_attempt_at", "state", "next_attempt_at"),
+    # Ids are never reused, even after a delete: messages carry them as inbox_id.
+    sqlite_autoincrement=True,
 )
 
 roles = Table(

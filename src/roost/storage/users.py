@@ -69,6 +69,17 @@ class UserRepository:
             rows = (await conn.execute(query)).all()
         return [to_user(row) for row in rows]
 
+    async def list_named_with(self, prefix: str) -> builtins.list[User]:
+        """Users whose name starts with `prefix` (taken literally), by name."""
+        query = (
+            select(users)
+            .where(users.c.name.startswith(prefix, autoescape=True))
+            .order_by(users.c.name)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [to_user(row) for row in rows]
+
     async def delete(self, user_id: str) -> bool:
         """Delete a user; their keys, conversations and messages go with them."""
         async with self._db.write() as conn:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from roost.api.native import approvals, chat, memory, models, sessions, status
+from roost.api.native import approvals, chat, heartbeat, memory, models, sessions, status, ws
 
 router = APIRouter()
 router.include_router(status.router)
@@ -11,5 +11,7 @@ router.include_router(sessions.router)
 router.include_router(models.router)
 router.include_router(memory.router)
 router.include_router(approvals.router)
+router.include_router(heartbeat.router)
+router.include_router(ws.router)
 
 __all__ = ["router"]

@@ -18,5 +18,5 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/api/status")
-async def status(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
-    return asdict(services.status.status())
+async def status(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    return asdict(services.status.status(principal.user))

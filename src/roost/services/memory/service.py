@@ -272,6 +272,25 @@ class MemoryService:
         written = await asyncio.to_thread(_write_atomic, workspace, target, data)
         await self._index_paths(user, workspace, [workspace.relative(written)])
 
+    async def append_file(self, user: User, path: str | None, text: str) -> str:
+        """Append to a workspace file (default: today's daily log) and index it at once.
+
+        An append never rewrites the file, so a turn note or an edit made meanwhile is
+        kept (a read-and-write_file would lose it). Returns the file's relative path.
+        """
+        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+            raise PayloadTooLarge(f"text must be at most {MAX_FILE_BYTES} bytes")
+        workspace = await self._open(user)
+        now = self._local_now()
+        async with self._log_lock:  # the turn log appends too
+            if path is None:
+                relative = await asyncio.to_thread(workspace.append_daily, text, now)
+            else:
+                target = workspace.resolve(path)
+                relative = await asyncio.to_thread(_append, workspace, target, text)
+        await self._index_paths(user, workspace, [relative])
+        return relative
+
     # --- chat ---------------------------------------------------------------------------
 
     def _local_now(self) -> datetime:
@@ -313,20 +332,44 @@ class MemoryService:
         """Note a finished chat turn in today's daily log (when `memory.log_turns`)."""
         if not self._memory.log_turns:
             return
+        body = f"**User:** {_clip(user_text)}\n\n**Assistant:** {_clip(reply)}"
+        await self.append_log(user, body)
+
+    async def append_log(self, user: User, body: str, title: str = "") -> str:
+        """Add a `## HH:MM title` entry to today's daily log and index it; returns its path."""
         workspace = await self._open(user)
         now = self._local_now()
-        entry = (
-            f"\n## {now:%H:%M}\n\n**User:** {_clip(user_text)}\n\n**Assistant:** {_clip(reply)}\n"
-        )
+        heading = f"{now:%H:%M} {title}".rstrip()
+        entry = f"\n## {heading}\n\n{body}\n"
         async with self._log_lock:
             relative = await asyncio.to_thread(workspace.append_daily, entry, now)
         await self._index_paths(user, workspace, [relative])
+        return relative
+
+    async def peek_file(self, user: User, path: str) -> str | None:
+        """A workspace file's text (its first MiB), or None when it or the workspace does not
+        exist. Unlike read_file this never creates a workspace (the heartbeat looks at every
+        user's) and never waits for an index check."""
+        root = self._root_for(user)
+        if not await asyncio.to_thread(root.is_dir):
+            return None
+        target = self.workspace_for(user).resolve(path)
+        try:
+            data = await asyncio.to_thread(_read_head, target, MAX_FILE_BYTES)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        return data.decode("utf-8", errors="replace")
 
 
 def _clip(text: str) -> str:
     # One line: a log entry must not open headings or lists of its own.
     text = " ".join(text.split())
     return text if len(text) <= TURN_LOG_CHARS else text[: TURN_LOG_CHARS - 1] + "…"
+
+
+def _read_head(path: Path, limit: int) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(limit)
 
 
 def _read_all(workspace: Workspace, names: list[str]) -> list[str]:
@@ -337,6 +380,24 @@ def _read_all(workspace: Workspace, names: list[str]) -> list[str]:
         except (OSError, InvalidRequest):  # missing, or a link leading out: nothing to add
             texts.append("")
     return texts
+
+
+def _append(workspace: Workspace, target: Path, text: str) -> str:
+    """Append on a line of its own; returns the real file's relative path (as writes do)."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    real = Path(os.path.realpath(target))
+    if not workspace.contains(real):
+        raise InvalidRequest("path leads outside the workspace", param="path")
+    if real.is_dir():
+        raise InvalidRequest("path names a folder", param="path")
+    with real.open("a+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size:
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                text = "\n" + text
+        handle.write(text.encode("utf-8"))
+    return workspace.relative(real)
 
 
 def _write_atomic(workspace: Workspace, target: Path, data: bytes) -> Path:

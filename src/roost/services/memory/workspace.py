@@ -46,6 +46,25 @@ def _refuse(reason: str) -> InvalidRequest:
     return InvalidRequest(f"path {reason}", param="path")
 
 
+def _parts(relative: str) -> list[str]:
+    """The parts of a client's path, after the rules every workspace path follows."""
+    if not relative:
+        raise _refuse("must not be empty")
+    if len(relative) > MAX_PATH_CHARS:
+        raise _refuse(f"must be at most {MAX_PATH_CHARS} characters")
+    if "\x00" in relative or "\\" in relative:
+        raise _refuse("must not contain NUL bytes or backslashes")
+    if relative.startswith("/"):
+        raise _refuse("must be relative to the workspace")
+    parts = [part for part in relative.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise _refuse("must not contain '..'")
+    if any(part.startswith(".") for part in parts):
+        # Hidden folders are not indexed; files there would be invisible to search.
+        raise _refuse("must not name hidden files or folders")
+    return parts
+
+
 class Workspace:
     def __init__(self, root: Path) -> None:
         root = root.expanduser()
@@ -66,20 +85,7 @@ class Workspace:
 
     def normalize(self, relative: str) -> str:
         """The canonical "a/b.md" form of a client's path; InvalidRequest if not allowed."""
-        if not relative:
-            raise _refuse("must not be empty")
-        if len(relative) > MAX_PATH_CHARS:
-            raise _refuse(f"must be at most {MAX_PATH_CHARS} characters")
-        if "\x00" in relative or "\\" in relative:
-            raise _refuse("must not contain NUL bytes or backslashes")
-        if relative.startswith("/"):
-            raise _refuse("must be relative to the workspace")
-        parts = [part for part in relative.split("/") if part not in ("", ".")]
-        if ".." in parts:
-            raise _refuse("must not contain '..'")
-        if any(part.startswith(".") for part in parts):
-            # Hidden folders are not indexed; files there would be invisible to search.
-            raise _refuse("must not name hidden files or folders")
+        parts = _parts(relative)
         if not parts or not parts[-1].endswith(".md") or parts[-1] == ".md":
             raise InvalidRequest("only .md files can be read or written", param="path")
         return "/".join(parts)
@@ -87,6 +93,20 @@ class Workspace:
     def resolve(self, relative: str) -> Path:
         """The file a client's path names, confined to the workspace (symlinks followed)."""
         path = self.root / self.normalize(relative)
+        if not self.contains(path):
+            raise _refuse("leads outside the workspace")
+        return path
+
+    def normalize_any(self, relative: str) -> str:
+        """Like `normalize`, for a file of any kind (the file tools read code, data, ...)."""
+        parts = _parts(relative)
+        if not parts:
+            raise _refuse("must name a file")
+        return "/".join(parts)
+
+    def resolve_any(self, relative: str) -> Path:
+        """Like `resolve`, for a file of any kind: same confinement, symlinks followed."""
+        path = self.root / self.normalize_any(relative)
         if not self.contains(path):
             raise _refuse("leads outside the workspace")
         return path

@@ -7,7 +7,7 @@ The archival index is built like the memory index of 0003: an FTS5 table on SQLi
 costs nothing here), a generated tsvector column with a GIN index on PostgreSQL.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-27
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,146 @@
+"""bash with real subprocesses: workspace folder, no stdin, scrubbed env, timeout, cap."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from roost.services.tools.base import ToolContext
+from roost.services.tools.bash import Bash
+from tests.services.tools.conftest import Env, refused
+
+BASH = Bash()
+
+
+@pytest.fixture
+def on(env: Env) -> ToolContext:
+    return env.with_settings(bash=True, bash_timeout=20)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie is dead, only not yet reaped by its new parent
+
+
+async def gone(pid: int) -> bool:
+    for _ in range(100):
+        if not alive(pid):
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def pids(text: str, name: str) -> list[int]:
+    return [int(found) for found in re.findall(rf"\b{name}=(\d+)", text)]
+
+
+async def test_off_unless_switched_on(env: Env) -> None:
+    assert await refused(BASH, env.context, command="echo hi") == (
+        "the bash tool is turned off ([tools] bash = false)"
+    )
+
+
+async def test_runs_in_the_workspace_and_reports_the_exit_code(env: Env, on: ToolContext) -> None:
+    (env.root / "hello.txt").write_text("hi\n")
+    got = await BASH.run(on, {"command": "pwd; echo home=$HOME; cat hello.txt; echo err >&2"})
+    assert got == f"{env.root}\nhome={env.root}\nhi\nerr\n[exit code 0]"
+    message = await refused(BASH, on, command="echo partial; exit 3")
+    assert message == "partial\n[exit code 3]"
+    assert await BASH.run(on, {"command": "true"}) == "[exit code 0]"
+
+
+async def test_stdin_is_empty(on: ToolContext) -> None:
+    got = await BASH.run(on, {"command": 'cat; read -r line; echo "status=$? line=[$line]"'})
+    assert got == "status=1 line=[]\n[exit code 0]"
+
+
+async def test_environment_has_no_secrets(on: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-do-not-leak")
+    monkeypatch.setenv("ROOST_SERVER_PASS", "hunter2-do-not-leak")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-do-not-leak")
+    monkeypatch.setenv("DB_PASSWORD", "pw-do-not-leak")
+    got = await BASH.run(on, {"command": "env"})
+    assert "do-not-leak" not in got
+    names = {line.split("=", 1)[0] for line in got.splitlines()[:-1]}
+    assert names <= {"PATH", "HOME", "LANG", "TERM", "PWD", "SHLVL", "_"}
+    assert "TERM=dumb" in got.splitlines()
+
+
+async def test_timeout_kills_the_whole_process_group(on: ToolContext) -> None:
+    context = on.settings.model_copy(update={"bash_timeout": 1})
+    command = "sleep 100 & echo child=$!; sh -c 'echo grandchild=$$; exec sleep 100' & wait"
+    started = time.monotonic()
+    message = await refused(
+        BASH, ToolContext(on.user, on.workspace, on.memory, context), command=command
+    )
+    assert time.monotonic() - started < 10
+    assert message.endswith("[timed out after 1 s; the command was killed]")
+    children = pids(message, "child") + pids(message, "grandchild")
+    assert len(children) == 2
+    for pid in children:
+        assert await gone(pid), f"process {pid} outlived the timeout"
+
+
+async def test_background_jobs_do_not_outlive_the_command(on: ToolContext) -> None:
+    started = time.monotonic()
+    got = await BASH.run(on, {"command": "sleep 100 & echo child=$!"})
+    assert time.monotonic() - started < 10  # not held up by the job's open output
+    assert got.endswith("[exit code 0]")
+    [pid] = pids(got, "child")
+    assert await gone(pid)
+
+
+async def test_cancelling_the_call_kills_the_command(on: ToolContext) -> None:
+    marker = on.workspace.root / "pid.txt"
+    task = asyncio.create_task(BASH.run(on, {"command": "echo $$ > pid.txt; sleep 100"}))
+    for _ in range(200):
+        if marker.exists() and marker.read_text().strip():
+            break
+        await asyncio.sleep(0.02)
+    pid = int(marker.read_text())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await gone(pid)
+
+
+async def test_output_is_capped_keeping_start_and_end(on: ToolContext) -> None:
+    context = ToolContext(
+        on.user, on.workspace, on.memory, on.settings.model_copy(update={"output_chars": 1_000})
+    )
+    got = await BASH.run(context, {"command": "seq 1 200000"})
+    assert got.startswith("1\n2\n3\n")
+    assert got.endswith("199999\n200000\n[exit code 0]")
+    assert re.search(r"\n\[… \d+ characters of output cut …\]\n", got)
+    assert len(got) < 1_100
+
+
+async def test_endless_output_is_stopped(on: ToolContext) -> None:
+    message = await refused(BASH, on, command="yes")
+    assert message.startswith("y\ny\n")
+    assert message.endswith("[stopped after more than 64 MiB of output]")
+
+
+async def test_a_process_that_leaves_the_group_cannot_hold_the_call(on: ToolContext) -> None:
+    context = ToolContext(
+        on.user, on.workspace, on.memory, on.settings.model_copy(update={"bash_timeout": 1})
+    )
+    command = (
+        "setsid sh -c 'echo $$ > escaped.txt; exec sleep 30' & "
+        "until [ -s escaped.txt ]; do sleep 0.01; done; echo started"
+    )
+    started = time.monotonic()
+    got = await refused(BASH, context, command=command)
+    escaped = int((on.workspace.root / "escaped.txt").read_text())
+    os.kill(escaped, signal.SIGKILL)
+    assert time.monotonic() - started < 5  # the timeout, not the escaped sleep
+    assert got == "started\n[timed out after 1 s; the command was killed]"
