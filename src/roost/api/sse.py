@@ -17,11 +17,17 @@ SSE_HEADERS = {
 }
 DONE = "data: [DONE]\n\n"
 KEEPALIVE = ": keep-alive\n\n"
+# Built once: json.dumps with non-default options builds an encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def data(payload: Any) -> str:
     """One SSE event whose data is the JSON payload (one line: JSON has no raw newlines)."""
-    return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
+    return f"data: {_encode(payload)}\n\n"
+
+
+class LastFrame(str):
+    """The frame that ends a stream: it goes out with the end of the body, in one write."""
 
 
 class EventStream(Response):
@@ -67,12 +73,16 @@ class EventStream(Response):
                 keepalive.frames += 1
                 if keepalive.sending is not None:
                     await keepalive.sending  # one send at a time
+                last = isinstance(frame, LastFrame)
                 await send(
-                    {"type": "http.response.body", "body": frame.encode(), "more_body": True}
+                    {"type": "http.response.body", "body": frame.encode(), "more_body": not last}
                 )
-            if keepalive.sending is not None:
-                await keepalive.sending
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if last:
+                    break
+            else:
+                if keepalive.sending is not None:
+                    await keepalive.sending
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             # Our own cancel (the client left) ends the response quietly; any other is real.
             if not hung_up or task.uncancel() > 0:
