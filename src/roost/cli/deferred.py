@@ -24,10 +24,14 @@ _HEALTH = json.dumps({"status": "ok"}).encode()
 
 class DeferredApp:
     def __init__(
-        self, build: Callable[[], ASGIApp], on_failure: Callable[[BaseException], None]
+        self,
+        build: Callable[[], ASGIApp],
+        on_failure: Callable[[BaseException], None],
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self._build = build
         self._on_failure = on_failure
+        self._on_ready = on_ready
         self._app: ASGIApp | None = None
         self._ready = asyncio.Event()
         self._failed = False
@@ -87,6 +91,8 @@ class DeferredApp:
             return
         self._app = app
         self._ready.set()
+        if self._on_ready is not None:
+            self._on_ready()
 
     async def _run_inner(self, app: ASGIApp, scope: dict[str, Any]) -> None:
         await app(scope, self._inner_receive.get, self._inner_sent.put)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.native.events import event_payload
 from roost.api.native.schemas import ChatRequestBody, ChatResponseBody, tokens, tool_uses
-from roost.api.sse import DONE, data, sse_response
+from roost.api.sse import DONE, EventStream, data, sse_response
 from roost.core.errors import from_code
 from roost.core.events import TurnFailed
 from roost.services.auth import Principal
@@ -55,10 +54,10 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
     yield DONE
 
 
-@router.post("/stream", response_class=StreamingResponse)
+@router.post("/stream", response_class=EventStream)
 async def chat_stream(
     body: ChatRequestBody, services: ServicesDep, principal: PrincipalDep
-) -> StreamingResponse:
+) -> EventStream:
     # Errors before the model starts (bad session, unknown model) are plain JSON errors;
     # after the stream opens they arrive as an `error` event.
     handle = await _start(body, services, principal)

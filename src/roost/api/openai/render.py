@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from roost.api.sse import DONE, data
+from roost.api.sse import DONE, LastFrame, data
 from roost.core.events import (
     ContentDelta,
     ReasoningDelta,
@@ -25,6 +25,7 @@ from roost.core.records import TokenUsage
 from roost.services.completions import Completion
 
 FINGERPRINT = "fp_roost"
+_encode_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds one per call
 
 
 def usage(value: TokenUsage) -> dict[str, int]:
@@ -118,7 +119,7 @@ class ChunkWriter:
         return self._chunk({"role": "assistant", "content": ""})
 
     def content(self, text: str) -> str:
-        return self._content_prefix + json.dumps(text, ensure_ascii=False) + self._content_suffix
+        return self._content_prefix + _encode_text(text) + self._content_suffix
 
     def event(self, event: TurnEvent) -> str | None:
         if isinstance(event, ContentDelta):
@@ -146,18 +147,27 @@ async def frames(
     writer: ChunkWriter,
     error: ErrorFrame,
 ) -> AsyncIterator[str]:
-    """The whole SSE body: role chunk, content, finish (+ usage), [DONE]; errors in band."""
-    yield writer.first()
+    """The whole SSE body: role chunk, content, finish (+ usage), [DONE]; errors in band.
+
+    Frames ready at the same moment are joined, as each frame sent is a write to the
+    socket (the most expensive step of relaying a chunk in the proxy benchmark): the role
+    chunk goes with the first event, and the finish chunk, usage and [DONE] go together
+    with the end of the body (the events end as soon as the completion is done).
+    """
+    pending = writer.first()
     event: TurnEvent | None = first
     while event is not None:
         if isinstance(event, TurnFailed):
-            yield error(event)
+            pending += error(event)
             break
         frame = writer.event(event)
-        if frame:
-            yield frame
+        if frame and isinstance(event, TurnDone):
+            pending += frame
+        elif frame:
+            yield pending + frame
+            pending = ""
         event = await anext(rest, None)
-    yield DONE
+    yield LastFrame(pending + DONE)
 
 
 async def final(first: TurnEvent, rest: AsyncIterator[TurnEvent]) -> TurnDone | TurnFailed:
