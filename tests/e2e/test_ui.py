@@ -235,8 +235,10 @@ def test_approve_and_deny_a_tool_call(page: Page, roost: Server, upstream: Upstr
 
     call = ToolCall("write_file", {"path": "denied.md", "content": "no"}, id="c2")
     behave(upstream, tool_calls=[call], calls_once=True, reply="Skipped it.")
+    page.click("#new-session")  # calls_once: a history with a tool result gets no call
+    page.wait_for_function("() => !document.querySelector('#messages article')")
     send(page, "Write another")
-    page.wait_for_function("() => document.querySelectorAll('.approval').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('.approval').length === 1")
     page.locator(".approval button.deny").last.click()
     page.wait_for_selector(".approval .state:text('Denied')")
     page.wait_for_function(
@@ -247,7 +249,7 @@ def test_approve_and_deny_a_tool_call(page: Page, roost: Server, upstream: Upstr
 
 
 HOSTILE = (
-    "<script>window.pwned = 1</script> <img src=x onerror=\"window.pwned = 2\"> "
+    '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2"> '
     "**bold** and [a link](javascript:window.pwned=3)\n\n```python\nprint('<b>hi</b>')\n```"
 )
 
@@ -321,7 +323,9 @@ def test_memory_edit_search_and_open_a_hit(page: Page, roost: Server) -> None:
     assert "<script>window.pwned = 4</script>" in page.inner_text("#memory-file-text")
     assert page.evaluate("window.pwned") is None
     page.click("button.edit[data-file='HEARTBEAT.md']")
-    page.wait_for_function("() => document.querySelector('#editor-name').innerText === 'HEARTBEAT.md'")
+    page.wait_for_function(
+        "() => document.querySelector('#editor-name').innerText === 'HEARTBEAT.md'"
+    )
     page.fill("#editor-text", "# Heartbeat\n\n- [ ] water the plants\n")
     page.click("#editor button[type=submit]")
     page.wait_for_selector("#editor-state:text('Saved.')")
@@ -353,7 +357,9 @@ def test_phone_width(browser: Any, roost: Server, upstream: Upstream) -> None:
         tab.wait_for_selector("article.assistant:not(.streaming)")
         assert tab.evaluate("document.documentElement.scrollWidth") <= 375
         tab.click("#menu")
-        tab.wait_for_function("() => document.querySelector('aside').getBoundingClientRect().x >= 0")
+        tab.wait_for_function(
+            "() => document.querySelector('aside').getBoundingClientRect().x >= 0"
+        )
         ARTIFACTS.mkdir(exist_ok=True)
         tab.screenshot(path=str(ARTIFACTS / "phone.png"))
     finally:
