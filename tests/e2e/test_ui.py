@@ -377,3 +377,55 @@ def test_dark_preference_is_respected(browser: Any, roost: Server) -> None:
         finally:
             context.close()
     assert colors[0] != colors[1]
+
+
+def test_a_failed_reply_shows_its_error_with_retry(
+    page: Page, roost: Server, upstream: Upstream
+) -> None:
+    behave(upstream, fault="http_500")
+    login(page, roost)
+    send(page, "Will this work?")
+    error = page.locator("article.assistant div.error")
+    error.wait_for()
+    assert "provider_error" in error.inner_text()
+    assert page.locator("#send").is_visible()
+    behave(upstream, reply="It works now.")
+    error.locator("button.retry").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article.assistant')].pop().innerText"
+        ".includes('It works now.')"
+    )
+    assert page.locator("article.assistant div.error").count() == 0
+
+
+def test_a_restarted_server_continues_the_same_session(
+    browser: Any, tmp_path: Path, upstream: Upstream
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    configure(home, upstream.base_url)
+    server = Server(home, free_port())
+    server.start()
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        behave(upstream, reply="First.")
+        tab = context.new_page()
+        login(tab, server)
+        send(tab, "one")
+        tab.wait_for_selector("article.assistant:not(.streaming)")
+        session_id = tab.evaluate("location.hash").split("/")[-1]
+        server.stop()
+        server.start()  # the page's WebSocket closed; the next message reconnects
+        behave(upstream, reply="Second.")
+        send(tab, "two")
+        tab.wait_for_function(
+            "() => [...document.querySelectorAll('article.assistant')].pop().innerText"
+            ".includes('Second.')"
+        )
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": PASSWORD}) as client:
+            messages = client.get(f"/api/sessions/{session_id}").json()["messages"]
+        assert [m["content"] for m in messages] == ["one", "First.", "two", "Second."]
+    finally:
+        context.close()
+        server.stop()

@@ -31,6 +31,7 @@ export class Chat {
     this.ready = null;
     this.turn = null; // the reply being streamed
     this.lastMessage = null;
+    this.boundTo = null; // the session the socket has selected
     this.model = "";
   }
 
@@ -53,6 +54,7 @@ export class Chat {
       socket.addEventListener("close", (event) => {
         this.socket = null;
         this.ready = null;
+        this.boundTo = null; // a new connection starts with no session selected
         if (event.code === 1008 && !connected) {
           this.onUnauthorized(event.reason);
           reject(new Error(event.reason || "unauthorized"));
