@@ -24,6 +24,7 @@ from roost.api.memgpt import router as memgpt_router
 from roost.api.native import router as native_router
 from roost.api.openai import register_errors as register_openai_errors
 from roost.api.openai import router as openai_router
+from roost.api.ui import router as ui_router
 from roost.api.uploads import upload_limits
 from roost.config import Settings
 from roost.core.errors import ConfigError
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(chatnvim_router)
     register_llamachat_errors()
     app.include_router(llamachat_router)
+    app.include_router(ui_router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

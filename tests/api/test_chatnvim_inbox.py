@@ -196,7 +196,6 @@ async def test_keys_are_required(env: Env) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/"),
         ("PUT", "/"),
         ("DELETE", "/"),
         ("POST", "/sessions"),

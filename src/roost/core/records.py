@@ -142,3 +142,15 @@ class IndexStats:
     files: int
     chunks: int
     last_indexed: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHit:
+    """A stored message that matched a full-text search, with the session it belongs to."""
+
+    session_id: str  # the conversation's public id
+    title: str
+    seq: int
+    role: str
+    content: str
+    created_at: datetime

@@ -41,6 +41,7 @@ from roost.storage.inbox import InboxRepository
 from roost.storage.keys import KeyRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
+from roost.storage.message_search import MessageSearch
 from roost.storage.messages import MessageRepository
 from roost.storage.roles import RoleRepository
 from roost.storage.users import UserRepository
@@ -127,7 +128,9 @@ async def build_services(
         messages = MessageRepository(database)
         default_user = await users.ensure_default()
         registry = providers or ProviderRegistry(settings)
-        conversations = ConversationService(ConversationRepository(database), messages, registry)
+        conversations = ConversationService(
+            ConversationRepository(database), messages, registry, search=MessageSearch(database)
+        )
         vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
         approvals = ApprovalService(settings.tools.approval_timeout)

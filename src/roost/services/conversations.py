@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from roost.core.errors import Conflict, InvalidRequest, NotFound
 from roost.core.ids import new_uuid
-from roost.core.records import Conversation, Message, User
+from roost.core.records import Conversation, Message, MessageHit, User
 from roost.providers.registry import ProviderRegistry
 from roost.storage.conversations import ConversationRepository
+from roost.storage.message_search import MessageSearch
 from roost.storage.messages import MessageRepository
 
 MAX_PUBLIC_ID = 200
@@ -30,7 +34,9 @@ class ConversationService:
         messages: MessageRepository,
         providers: ProviderRegistry,
         local_now: Callable[[], datetime] = _local_now,
+        search: MessageSearch | None = None,
     ) -> None:
+        self._search = search
         self._conversations = conversations
         self._messages = messages
         self._providers = providers
@@ -111,3 +117,27 @@ class ConversationService:
         if renamed is None:
             raise NotFound(f"session '{public_id}' not found")
         return renamed
+
+    async def search(self, user: User, query: str, limit: int) -> builtins.list[MessageHit]:
+        """The user's messages that share words with `query`, each cut to a snippet."""
+        if self._search is None:
+            return []
+        hits = await self._search.search(user.id, query, limit)
+        words = [w.casefold() for w in _WORD.findall(query)]
+        return [replace(hit, content=snippet(hit.content, words)) for hit in hits]
+
+
+_WORD = re.compile(r"\w+")
+SNIPPET_CHARS = 240
+
+
+def snippet(content: str, words: list[str], width: int = SNIPPET_CHARS) -> str:
+    """A window of `content` around the first of `words` it contains, with ellipses."""
+    if len(content) <= width:
+        return content
+    folded = content.casefold()
+    found = [at for at in (folded.find(w) for w in words if w) if at >= 0]
+    start = max(0, min(found, default=0) - width // 4)
+    end = min(len(content), start + width)
+    start = max(0, end - width)
+    return ("…" if start else "") + content[start:end] + ("…" if end < len(content) else "")

@@ -301,13 +301,13 @@ agent_library = Table(
     UniqueConstraint("user_id", "kind", "name"),
 )
 
-# Made by migrations 0003 and 0007 in dialect-specific DDL that a Table cannot describe: SQLite's
-# FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
+# Made by migrations 0003, 0007 and 0008 in dialect-specific DDL that a Table cannot
+# describe: SQLite's FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
 # generated tsvector column with its GIN index.
 # The memory_vec_* tables are sqlite-vec's, made at run time (storage/memory_vectors.py).
-_RAW_DDL_TABLE_PREFIX = ("memory_fts", "memory_vec_", "agent_passages_fts")
-_RAW_DDL_COLUMNS = {("memory_chunks", "tsv"), ("agent_passages", "tsv")}
-_RAW_DDL_INDEXES = {"ix_memory_chunks_tsv", "ix_agent_passages_tsv"}
+_RAW_DDL_TABLE_PREFIX = ("memory_fts", "memory_vec_", "agent_passages_fts", "messages_fts")
+_RAW_DDL_COLUMNS = {("memory_chunks", "tsv"), ("agent_passages", "tsv"), ("messages", "tsv")}
+_RAW_DDL_INDEXES = {"ix_memory_chunks_tsv", "ix_agent_passages_tsv", "ix_messages_tsv"}
 
 
 def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:

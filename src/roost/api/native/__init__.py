@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from roost.api.native import approvals, chat, heartbeat, memory, models, sessions, status, ws
+from roost.api.native import (
+    approvals,
+    chat,
+    heartbeat,
+    memory,
+    models,
+    search,
+    sessions,
+    status,
+    ws,
+)
 
 router = APIRouter()
 router.include_router(status.router)
@@ -13,5 +23,6 @@ router.include_router(memory.router)
 router.include_router(approvals.router)
 router.include_router(heartbeat.router)
 router.include_router(ws.router)
+router.include_router(search.router)
 
 __all__ = ["router"]

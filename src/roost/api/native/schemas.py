@@ -30,6 +30,12 @@ class SessionCreateBody(BaseModel):
     system_prompt: StrictStr | None = Field(None, max_length=20_000)
 
 
+class SessionRenameBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: StrictStr = Field(min_length=1, max_length=500)
+
+
 class Tokens(BaseModel):
     prompt: int
     completion: int

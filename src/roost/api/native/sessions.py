@@ -13,6 +13,7 @@ from roost.api.native.schemas import (
     SessionDetail,
     SessionList,
     SessionOut,
+    SessionRenameBody,
     message_out,
     session_out,
 )
@@ -59,3 +60,11 @@ async def delete_session(
 ) -> Deleted:
     await services.conversations.delete(principal.user, session_id)
     return Deleted(session_id=session_id, deleted=True)
+
+
+@router.patch("/{session_id}")
+async def rename_session(
+    session_id: str, body: SessionRenameBody, services: ServicesDep, principal: PrincipalDep
+) -> SessionOut:
+    renamed = await services.conversations.rename(principal.user, session_id, body.title)
+    return session_out(renamed)
