@@ -60,15 +60,18 @@ async def test_health_answers_while_building_and_requests_wait() -> None:
         gate.wait(5)  # the slow import
         return inner
 
-    app = DeferredApp(build, lambda exc: None)
+    ready: list[bool] = []  # the server freezes its startup objects out of the GC here
+    app = DeferredApp(build, lambda exc: None, on_ready=lambda: ready.append(inner.started))
     inbox, lifespan = await start_lifespan(app)
     assert await call(app, "/health") == (200, b'{"status": "ok"}')
     waiting = asyncio.create_task(call(app, "/api/sessions"))
     await asyncio.sleep(0.05)
     assert not waiting.done()  # held until the real app is up
+    assert ready == []
     gate.set()
     assert await waiting == (200, b"/api/sessions")
     assert inner.started
+    assert ready == [True]  # once, after the real app's startup
     assert await call(app, "/health") == (200, b"/health")  # now the real app answers
     await inbox.put({"type": "lifespan.shutdown"})
     await lifespan

@@ -27,18 +27,14 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("roost")
-# The cyclic garbage collector, tuned for a long-running server (measured in the proxy
-# benchmark, benchmarks/proxy_overhead.py): with the default gen0 threshold of 700 the
-# objects of requests in flight set off a young collection every few requests, and every
-# few seconds a full one walked the ~200,000 objects of the imported app (100-150 ms,
-# the loop stalled meanwhile) - 0.6 ms a request in all. Most garbage is freed by
-# reference counting anyway; a larger threshold leaves the collector a few cycles to find
-# now and then, and objects alive once the app has started are frozen out of it.
+# The cyclic garbage collector, tuned for a long-running server. With the default gen0
+# threshold of 700, the objects of requests in flight set off a young collection every few
+# requests, and every few seconds a full one walked the ~200,000 objects of the imported
+# app (100-150 ms with the loop stalled): 0.6 ms of CPU a request in the proxy benchmark
+# (benchmarks/proxy_overhead.py, 50 clients), and its worst latencies. Reference counting
+# frees almost all garbage; the collector still finds cycles, less often, and the objects
+# alive once the app has started are frozen out of its walks.
 GC_THRESHOLD = (20_000, 10, 10)
-
-
-def _freeze_startup_objects() -> None:
-    gc.freeze()
 
 
 # Long enough for a streaming reply to finish, short enough that `daemon stop` need not
@@ -149,7 +145,7 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
         cert, key = str(cert_path), str(key_path)
     gc.set_threshold(*GC_THRESHOLD)
     config = uvicorn.Config(
-        DeferredApp(build, failed, on_ready=_freeze_startup_objects),
+        DeferredApp(build, failed, on_ready=gc.freeze),
         host=server_settings.bind,
         port=server_settings.port,
         log_level=log_level.value,

@@ -380,7 +380,7 @@ class OpenAIProvider(RemoteModel):
             self._prototype = (type(built), built.url, headers, built.extensions)
         kind, url, headers, extensions = self._prototype
         content = json.dumps(body).encode()
-        request = kind("POST", url, headers=headers, content=content, extensions=extensions)
+        request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
         response = await self._http.send(request, stream=True)
         if response.status_code >= 400:
             await response.aread()
