@@ -28,7 +28,7 @@ from roost.core.clock import utcnow
 from roost.core.errors import Conflict, InvalidRequest, RoostError
 from roost.storage import migrate
 from roost.storage.db import Database
-from roost.storage.dump_format import FORMAT, FORMAT_VERSION, RowError, codec, dumps
+from roost.storage.dump_format import FORMAT, FORMAT_VERSION, RowError, codec, dumps, same
 from roost.storage.schema import SQLITE_FTS_TABLES, known_revisions
 from roost.storage.tables import metadata
 
@@ -105,14 +105,19 @@ async def _export_table(conn: AsyncConnection, tbl: Table, out: IO[str]) -> int:
     _emit(out, dumps({"table": tbl.name, "columns": [c.name for c in codecs]}))
     query = select(*[c.select for c in codecs]).order_by(*tbl.primary_key.columns)
     result = await conn.stream(query.execution_options(yield_per=BATCH))
+    # Most columns go out as they come; convert only the others (times, bytes).
+    converted = [(i, c.encode) for i, c in enumerate(codecs) if c.encode is not same]
     count = 0
     async for rows in result.partitions():
         lines = []
         for row in rows:
+            values = list(row)
             try:
-                lines.append(dumps([c.encode(v) for c, v in zip(codecs, row, strict=True)]))
+                for i, encode in converted:
+                    values[i] = encode(values[i])
             except RowError as exc:
                 raise InvalidRequest(f"{tbl.name}: {exc}") from None
+            lines.append(dumps(values))
         _emit(out, "\n".join(lines))
         count += len(rows)
     _emit(out, dumps({"end": tbl.name, "rows": count}))
@@ -232,9 +237,28 @@ async def import_database(
             raise reader.fail("the row count at the end does not match the rows read")
         await _fix_sequences(conn, list(tables.values()), header.get("sequences", {}))
         if conn.dialect.name == "sqlite":
-            for fts in SQLITE_FTS_TABLES:  # external-content FTS5: reindex from the rows
-                await conn.exec_driver_sql(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")  # noqa: S608
+            await _rebuild_fts(conn)
     return summary
+
+
+async def _rebuild_fts(conn: AsyncConnection) -> None:
+    """Reindex every FTS5 table from its content table (not all have insert triggers).
+
+    Found in sqlite_master rather than listed, so that one a later migration adds is
+    rebuilt too; the names come from SQLite's catalogue, not from the file.
+    """
+    found = await conn.execute(
+        text(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND lower(sql) LIKE 'create virtual table % using fts5%'"
+        )
+    )
+    names = [row[0] for row in found]
+    missing = set(SQLITE_FTS_TABLES) - set(names)
+    if missing:  # the schema check ran before; this is a second line of defence
+        raise Conflict(f"the target lacks its keyword tables {sorted(missing)}")
+    for fts in names:
+        await conn.exec_driver_sql(f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')')  # noqa: S608
 
 
 async def _make_room(conn: AsyncConnection, tables: list[Table], *, replace: bool) -> None:

@@ -56,7 +56,7 @@ class ColumnCodec:
     decode: Callable[[Any], Any]
 
 
-def _same(value: Any) -> Any:
+def same(value: Any) -> Any:
     return value
 
 
@@ -135,17 +135,21 @@ def codec(column: Column[Any]) -> ColumnCodec:
         # Read as text, cast by the database: the stored JSON exactly (asyncpg would
         # otherwise parse a json column whatever SQLAlchemy type it is given).
         raw = cast(column, Text).label(name)
-        return ColumnCodec(name, raw, RawJSON(), _same, _decode_json_text)
+        return ColumnCodec(name, raw, RawJSON(), same, _decode_json_text)
     if isinstance(kind, Boolean):
-        return ColumnCodec(name, column, kind, _same, _expect(bool, "true or false"))
+        return ColumnCodec(name, column, kind, same, _expect(bool, "true or false"))
     if isinstance(kind, Integer):
-        return ColumnCodec(name, column, kind, _same, _expect(int, "an integer"))
+        return ColumnCodec(name, column, kind, same, _expect(int, "an integer"))
     if isinstance(kind, String):  # Text too
-        return ColumnCodec(name, column, kind, _same, _expect(str, "a string"))
+        return ColumnCodec(name, column, kind, same, _expect(str, "a string"))
     # A type added later that none of the above covers: JSON-native values pass through,
     # anything else fails the export loudly rather than being written lossily.
     return ColumnCodec(name, column, kind, _plain, _plain)
 
 
+# One encoder for all lines: json.dumps with arguments builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
