@@ -221,6 +221,35 @@ def test_migrate_and_check_say_where_the_database_stands(cli: Invoke, blank_url:
     assert "ix_inbox_state_next_attempt_at" in drifted.output
 
 
+def test_migrate_brings_an_old_database_with_data_to_head(cli: Invoke, blank_url: str) -> None:
+    async def at_0005() -> None:
+        from alembic import command
+
+        from roost.storage.db import Database
+        from roost.storage.migrate import alembic_config
+
+        database = Database(blank_url, migrate=False)
+        await database.connect()
+        try:
+            async with database.write() as conn:
+                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0005"))
+                await conn.exec_driver_sql(
+                    "INSERT INTO users (id, name, is_admin, created_at) "
+                    "VALUES ('u1', 'old', false, '2025-01-01 00:00:00')"
+                )
+        finally:
+            await database.close()
+
+    asyncio.run(at_0005())
+    behind = cli("db", "check", "--database-url", blank_url)
+    assert behind.exit_code == 4 and "at revision 0005, behind head" in behind.output
+    migrated = cli("db", "migrate", "--database-url", blank_url)
+    assert migrated.exit_code == 0, migrated.output
+    assert f"from 0005 to {HEAD_REVISION}" in migrated.output
+    assert cli("db", "check", "--database-url", blank_url).exit_code == 0
+    assert asyncio.run(scalar(blank_url, "SELECT name FROM users")) == "old"
+
+
 def test_check_on_an_unreachable_or_missing_database(cli: Invoke, tmp_path: Path) -> None:
     closed = cli("db", "check", "--database-url", "postgresql+asyncpg://roost@127.0.0.1:9/x")
     assert closed.exit_code == 1
@@ -341,6 +370,12 @@ def test_bad_files_are_refused_and_change_nothing(
     assert "Traceback" not in result.output
     if target.exists():  # only a file that got past its header was opened at all
         assert all(not rows for rows in asyncio.run(table_rows(url)).values())
+
+
+def test_a_missing_file_is_reported(cli: Invoke, tmp_path: Path) -> None:
+    result = cli("db", "import", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 1
+    assert "No such file" in result.output and "Traceback" not in result.output
 
 
 def test_a_bad_file_changes_nothing_on_postgresql(cli: Invoke, dump: Path) -> None:
