@@ -242,7 +242,8 @@ def test_migrate_brings_an_old_database_with_data_to_head(cli: Invoke, blank_url
 
     asyncio.run(at_0005())
     behind = cli("db", "check", "--database-url", blank_url)
-    assert behind.exit_code == 4 and "at revision 0005, behind head" in behind.output
+    assert behind.exit_code == 4
+    assert "at revision 0005, behind head" in behind.output
     migrated = cli("db", "migrate", "--database-url", blank_url)
     assert migrated.exit_code == 0, migrated.output
     assert f"from 0005 to {HEAD_REVISION}" in migrated.output
@@ -375,7 +376,8 @@ def test_bad_files_are_refused_and_change_nothing(
 def test_a_missing_file_is_reported(cli: Invoke, tmp_path: Path) -> None:
     result = cli("db", "import", str(tmp_path / "nope.jsonl"))
     assert result.exit_code == 1
-    assert "No such file" in result.output and "Traceback" not in result.output
+    assert "No such file" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_a_bad_file_changes_nothing_on_postgresql(cli: Invoke, dump: Path) -> None:
@@ -386,6 +388,22 @@ def test_a_bad_file_changes_nothing_on_postgresql(cli: Invoke, dump: Path) -> No
         assert "ends early" in result.output
         assert all(not rows for rows in asyncio.run(table_rows(pg)).values())
         assert cli("db", "import", str(dump), "--database-url", pg).exit_code == 0
+
+
+def test_a_row_postgresql_cannot_store_is_named_and_nothing_lands(
+    cli: Invoke, roost_home: Path, tmp_path: Path
+) -> None:
+    assert cli("users", "create", "carol").exit_code == 0
+    # SQLite keeps a NUL character in text; PostgreSQL's text type cannot hold one.
+    nul = "UPDATE users SET name = 'car' || char(0) || 'ol' WHERE name = 'carol'"
+    _execute(_sqlite_url(roost_home), nul)
+    path = tmp_path / "nul.jsonl"
+    assert cli("db", "export", "-o", str(path)).exit_code == 0
+    with fresh_pg_database() as pg:
+        result = cli("db", "import", str(path), "--database-url", pg)
+        assert result.exit_code == 1, result.output
+        assert "table users: the target refused a row" in result.output
+        assert all(not rows for rows in asyncio.run(table_rows(pg)).values())
 
 
 def test_export_to_stdout_imports_from_stdin(cli: Invoke, dump: Path, tmp_path: Path) -> None:
