@@ -352,6 +352,9 @@ def _bad_time(lines: list[str]) -> list[str]:
         (lambda lines: _header(lines, schema_revision="0005"), "export again"),
         (lambda lines: _header(lines, format_version=99), "upgrade roost"),
         (lambda lines: lines[:-3], "ends early"),
+        (lambda lines: [], "the file is empty"),
+        (lambda lines: lines + lines, "more lines after the end"),
+        (lambda lines: _header(lines, schema_revision=None), "no schema_revision"),
         (_bad_time, "not an ISO 8601 time"),
     ],
 )

@@ -167,16 +167,26 @@ class DumpReader:
     def fail(self, message: str) -> InvalidRequest:
         return InvalidRequest(f"{self._name}: line {self.line}: {message}")
 
-    def next(self) -> Any:
+    def _raw(self) -> str | None:
+        """The next line, None at the end; read errors become InvalidRequest (an OSError
+        would pass for a database failure inside the import's transaction)."""
         try:
             raw = next(self._lines)
         except StopIteration:
-            raise self.fail("the file ends early (cut off?)") from None
+            return None
         except UnicodeDecodeError:
             raise self.fail("not UTF-8 text: not a roost export") from None
         except (OSError, EOFError) as exc:  # a damaged .gz, a read error
             raise self.fail(f"cannot read: {exc}") from None
         self.line += 1
+        return raw
+
+    def next(self) -> Any:
+        raw = self._raw()
+        if raw is None:
+            if self.line == 0:
+                raise self.fail("the file is empty: not a roost export")
+            raise self.fail("the file ends early (cut off?)")
         try:
             return json.loads(raw)
         except ValueError:
@@ -194,6 +204,8 @@ class DumpReader:
                 f"({FORMAT_VERSION}): upgrade roost"
             )
         revision = head.get("schema_revision")
+        if not isinstance(revision, str):
+            raise self.fail("bad header: no schema_revision")
         if revision != migrate.HEAD_REVISION:
             if revision in known_revisions():
                 raise self.fail(
@@ -208,6 +220,12 @@ class DumpReader:
         if not isinstance(head.get("sequences", {}), dict):
             raise self.fail("bad header: sequences")
         return head
+
+    def end(self) -> None:
+        """Nothing may follow the final line (two exports glued together, say)."""
+        while (raw := self._raw()) is not None:
+            if raw.strip():
+                raise self.fail("more lines after the end of the export")
 
 
 async def import_database(
@@ -235,6 +253,7 @@ async def import_database(
             raise reader.fail(f"the export has no block for table(s) {', '.join(missing)}")
         if start.get("rows") != summary.total:
             raise reader.fail("the row count at the end does not match the rows read")
+        reader.end()
         await _fix_sequences(conn, list(tables.values()), header.get("sequences", {}))
         if conn.dialect.name == "sqlite":
             await _rebuild_fts(conn)
