@@ -23,6 +23,7 @@ from roost.api.memgpt import register_errors as register_memgpt_errors
 from roost.api.memgpt import router as memgpt_router
 from roost.api.native import router as native_router
 from roost.api.openai import register_errors as register_openai_errors
+from roost.api.openapi import install as install_openapi
 from roost.api.openai import router as openai_router
 from roost.api.ui import router as ui_router
 from roost.api.uploads import upload_limits
@@ -91,8 +92,13 @@ def create_app(
         version=__version__,
         description="A local-first AI assistant server speaking the APIs your clients use.",
         lifespan=lifespan,
+        # /docs and /redoc would load Swagger UI and ReDoc from a CDN: no third-party
+        # origin (see docs/openapi.md). /openapi.json stays, public.
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
+    install_openapi(app)
     register_kernel2_errors()
     register_openai_errors()
     # Routers are matched in order, each nested router at a cost (~40 us a request for
