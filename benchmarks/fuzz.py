@@ -53,8 +53,10 @@ def main() -> int:
     print(f"requests:  {report.requests}")
     print(f"failures:  {len(report.failures)}")
     print(f"time:      {report.seconds:.1f} s")
-    print(f"rate:      {rate:.0f} req/s fuzzing, {baseline:.0f} req/s GET /health (baseline), "
-          f"ratio {rate / baseline:.2f}")
+    print(
+        f"rate:      {rate:.0f} req/s fuzzing, {baseline:.0f} req/s GET /health (baseline), "
+        f"ratio {rate / baseline:.2f}"
+    )
     for failure in report.failures:
         print("\n" + failure)
     return 1 if report.failures else 0

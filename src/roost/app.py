@@ -23,8 +23,8 @@ from roost.api.memgpt import register_errors as register_memgpt_errors
 from roost.api.memgpt import router as memgpt_router
 from roost.api.native import router as native_router
 from roost.api.openai import register_errors as register_openai_errors
-from roost.api.openapi import install as install_openapi
 from roost.api.openai import router as openai_router
+from roost.api.openapi import install as install_openapi
 from roost.api.ui import router as ui_router
 from roost.api.uploads import upload_limits
 from roost.config import Settings

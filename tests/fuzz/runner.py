@@ -8,6 +8,8 @@ raised, so that one run reports all of them and the request count is exact (no s
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -44,6 +46,20 @@ class Credentials:
     password: str  # the admin password
     key: str  # an ordinary user's API key
     protected: frozenset[str]  # ids/prefixes the destructive admin routes must never get
+    # Ids of things the fuzz user owns, by path parameter name or "path:name":
+    # random ids only reach "not found", these reach the handlers' real work.
+    known: dict[str, str] = field(default_factory=dict)
+
+
+def known_parameters(path: str, known: dict[str, str]) -> dict[str, str]:
+    """Values for the path parameters of `path` that name something that exists."""
+    names = re.findall(r"{(\w+)}", path)
+    found = {}
+    for name in names:
+        value = known.get(f"{path}:{name}", known.get(name))
+        if value is not None:
+            found[name] = value
+    return found if found and len(found) == len(names) else {}
 
 
 @dataclass
@@ -108,6 +124,39 @@ def _drive(
     run()
 
 
+def _sender(
+    url: str,
+    session: requests.Session,
+    credentials: Credentials,
+    report: Report,
+    label: str,
+    checks: list[Any],
+    timeout: float,
+) -> Callable[[schemathesis.Case], None]:
+    """Send one case and record its answer and any failed check."""
+
+    def send(case: schemathesis.Case) -> None:
+        if not _harmless(case, credentials):
+            return
+        headers = _headers(case, report.requests, credentials)
+        report.requests += 1
+        try:
+            response = case.call(base_url=url, session=session, headers=headers, timeout=timeout)
+        except requests.Timeout:
+            report.fail(label, "no answer (hang)", 0, case.as_curl_command())
+            return
+        report.statuses[response.status_code] += 1
+        try:
+            case.validate_response(response, checks=checks)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                report.fail(label, failure.title, response.status_code, str(group))
+        except Failure as failure:
+            report.fail(label, failure.title, response.status_code, str(failure))
+
+    return send
+
+
 def fuzz(
     url: str,
     credentials: Credentials,
@@ -122,39 +171,29 @@ def fuzz(
     report = Report()
     session = requests.Session()
     started = time.perf_counter()
+    seeded: list[tuple[Any, str, dict[str, str]]] = []
+    modes = ((GenerationMode.POSITIVE, CHECKS), (GenerationMode.NEGATIVE, NEGATIVE_CHECKS))
     for result in schema.get_all_operations():
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
         report.operations += 1
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            checks = CHECKS if mode is GenerationMode.POSITIVE else NEGATIVE_CHECKS
-
-            def one(case: schemathesis.Case, checks: list[Any] = checks) -> None:
-                if not _harmless(case, credentials):
-                    return
-                headers = _headers(case, report.requests, credentials)
-                try:
-                    response = case.call(
-                        base_url=url, session=session, headers=headers, timeout=timeout
-                    )
-                except requests.Timeout:
-                    report.requests += 1
-                    report.fail(label, "no answer (hang)", 0, case.as_curl_command())
-                    return
-                report.requests += 1
-                report.statuses[response.status_code] += 1
-                try:
-                    case.validate_response(response, checks=checks)
-                except FailureGroup as group:
-                    for failure in group.exceptions:
-                        report.fail(label, failure.title, response.status_code, str(group))
-                except Failure as failure:
-                    report.fail(label, failure.title, response.status_code, str(failure))
-
-            try:
-                _drive(operation.as_strategy(generation_mode=mode), examples, seed, one)
-            except hypothesis.errors.Unsatisfiable:
-                pass  # nothing to make invalid (no parameters or body)
+        for mode, checks in modes:
+            send = _sender(url, session, credentials, report, label, checks, timeout)
+            # Unsatisfiable: nothing to make invalid (no parameters and no body).
+            with contextlib.suppress(hypothesis.errors.Unsatisfiable):
+                _drive(operation.as_strategy(generation_mode=mode), examples, seed, send)
+        ids = known_parameters(operation.path, credentials.known)
+        if ids:
+            seeded.append((operation, label, ids))
         log(f"{label}: {report.requests} requests so far")
+    # Then again with the ids of things that exist (the rest generated), deletions last.
+    seeded.sort(key=lambda item: item[0].method.upper() == "DELETE")
+    for operation, label, ids in seeded:
+        for mode, checks in modes:
+            send = _sender(url, session, credentials, report, label, checks, timeout)
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=ids)
+            with contextlib.suppress(hypothesis.errors.Unsatisfiable):
+                _drive(strategy, examples, seed, send)
+        log(f"{label} {ids}: {report.requests} requests so far")
     report.seconds = time.perf_counter() - started
     return report

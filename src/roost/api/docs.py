@@ -12,7 +12,21 @@ Responses = dict[int | str, dict[str, Any]]
 
 
 def _stream(description: str) -> dict[str, Any]:
-    return {"schema": {"type": "string", "description": description}}
+    # OpenAPI 3.1 (and schemathesis) read a text/event-stream `schema` as that of one event,
+    # with the SSE fields as properties; 3.2 would call it `itemSchema`.
+    return {
+        "schema": {
+            "type": "object",
+            "description": "One Server-Sent Event",
+            "required": ["data"],
+            "properties": {
+                "data": {"type": "string", "description": description},
+                "event": {"type": "string"},
+                "id": {"type": "string"},
+                "retry": {"type": "integer"},
+            },
+        }
+    }
 
 
 def sse(description: str, status: int = 200) -> Responses:

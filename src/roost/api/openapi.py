@@ -28,7 +28,7 @@ from roost.api.deps import get_principal
 from roost.api.errors import error_schema_for
 
 REF = "#/components/schemas/{model}"
-SECURITY = [{"bearer": []}, {"apiKey": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "An API key or the password"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -124,7 +124,9 @@ def _error_responses(
             str(status),
             {
                 "description": _ERRORS[status],
-                "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}
+                },
             },
         )
     return model

@@ -12,7 +12,9 @@ from roost.api.uploads import receive_form
 router = APIRouter(tags=["llamachat"])
 
 
-@router.post("/api/transcription", openapi_extra=docs.body(TranscriptionForm, "multipart/form-data"))
+@router.post(
+    "/api/transcription", openapi_extra=docs.body(TranscriptionForm, "multipart/form-data")
+)
 async def transcription(
     request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> TranscriptionOut:

@@ -14,9 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from roost.api import docs
 from roost.api.deps import ServicesDep
-from roost.api.memgpt.schemas import AgentList, AuthOut, KeyCreated, KeyDeleted, KeyList, UserCreated, UserDeleted, UserList
 from roost.api.memgpt.deps import AdminDep
 from roost.api.memgpt.render import agent_summary
+from roost.api.memgpt.schemas import (
+    AgentList,
+    AuthOut,
+    KeyCreated,
+    KeyDeleted,
+    KeyList,
+    MemGPTError,
+    UserCreated,
+    UserDeleted,
+    UserList,
+)
 from roost.core.clock import isoformat
 from roost.core.errors import InvalidRequest, Unauthorized
 from roost.core.records import ApiKey
@@ -132,7 +142,14 @@ async def list_all_agents(services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return {"num_agents": len(views), "agents": [agent_summary(v) for v in views]}
 
 
-@router.post("/api/auth", response_model=None, responses=docs.ok(AuthOut))
+@router.post(
+    "/api/auth",
+    response_model=None,
+    responses={
+        **docs.ok(AuthOut),
+        401: {"model": MemGPTError, "description": "Not the password or a valid API key"},
+    },
+)
 async def authenticate(services: ServicesDep, body: AuthBody) -> dict[str, Any]:
     try:
         principal = await services.auth.authenticate(body.password, loopback=False)

@@ -12,13 +12,22 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
-from roost.api.memgpt.schemas import AgentList, AgentMemoryCounts, Archival, CreateAgentResponse, GetAgentResponse, InsertedIds, MemoryUpdate, Message
 from roost.api.memgpt.render import (
     agent_response,
     agent_state,
     agent_summary,
     core_memory,
     preset_out,
+)
+from roost.api.memgpt.schemas import (
+    AgentList,
+    AgentMemoryCounts,
+    Archival,
+    CreateAgentResponse,
+    GetAgentResponse,
+    InsertedIds,
+    MemoryUpdate,
+    Message,
 )
 from roost.core.agents import LibraryItem
 from roost.core.errors import InvalidRequest

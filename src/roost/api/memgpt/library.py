@@ -14,8 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
-from roost.api.memgpt.schemas import Humans, Message, Personas, Preset, PresetCreated, Presets, TextItem, Tool, Tools
 from roost.api.memgpt.render import preset_out, text_item_out, tool_out
+from roost.api.memgpt.schemas import (
+    Humans,
+    Message,
+    Personas,
+    Preset,
+    PresetCreated,
+    Presets,
+    TextItem,
+    Tool,
+    Tools,
+)
 from roost.core.errors import InvalidRequest
 
 router = APIRouter(prefix="/api", tags=["memgpt"])
@@ -56,9 +66,7 @@ class ToolBody(BaseModel):
 
 
 def _text_routes(kind: str, plural: str, listed: type[Humans | Personas]) -> None:
-    @router.get(
-        f"/{plural}", name=f"list_{plural}", response_model=None, responses=docs.ok(listed)
-    )
+    @router.get(f"/{plural}", name=f"list_{plural}", response_model=None, responses=docs.ok(listed))
     async def list_items(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
         items = await services.agents.library.list(principal.user, kind)
         return {plural: [text_item_out(i) for i in items]}
@@ -83,7 +91,10 @@ def _text_routes(kind: str, plural: str, listed: type[Humans | Personas]) -> Non
         return text_item_out(await services.agents.library.get(principal.user, kind, name))
 
     @router.delete(
-        f"/{plural}/{{name}}", name=f"delete_{kind}", response_model=None, responses=docs.ok(TextItem)
+        f"/{plural}/{{name}}",
+        name=f"delete_{kind}",
+        response_model=None,
+        responses=docs.ok(TextItem),
     )
     async def delete_item(
         name: Name, services: ServicesDep, principal: PrincipalDep

@@ -26,10 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
-from roost.api.memgpt.schemas import MemGPTError, Messages, STREAM, SendMessageResponse
 from roost.api.errors import STATUS_BY_CODE
 from roost.api.memgpt.errors import busy
 from roost.api.memgpt.render import frame, legacy_item, message_json, step_item
+from roost.api.memgpt.schemas import STREAM, MemGPTError, Messages, SendMessageResponse
 from roost.api.sse import sse_response
 from roost.core.errors import InvalidRequest
 from roost.services.agents import AgentBusy, AgentTurn

@@ -61,9 +61,7 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
     yield DONE
 
 
-@router.post(
-    "/stream", response_class=EventStream, status_code=200, responses=docs.sse(STREAM)
-)
+@router.post("/stream", response_class=EventStream, status_code=200, responses=docs.sse(STREAM))
 async def chat_stream(
     body: ChatRequestBody, services: ServicesDep, principal: PrincipalDep
 ) -> EventStream:
