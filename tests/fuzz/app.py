@@ -2,8 +2,8 @@
 
 The fuzz target: everything `roost serve` runs (uvicorn, the middleware, the lifespan with
 its database, inbox worker and heartbeat), with the echoing scripted model instead of a
-GGUF so that thousands of chat requests take seconds. ROOST_HOME and ROOST_SERVER_PASS
-come from the environment.
+GGUF so that thousands of chat requests take seconds. ROOST_HOME, ROOST_SERVER_PASS and
+any other ROOST_ setting (e.g. ROOST_DATABASE_URL for PostgreSQL) come from the environment.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def registry(settings: Settings) -> ProviderRegistry:
 def main() -> None:
     port = int(sys.argv[1])
     home = Path(os.environ["ROOST_HOME"])
-    settings = load_settings(home=home, env={"ROOST_HOME": str(home)})
+    env = {k: v for k, v in os.environ.items() if k.startswith("ROOST_")}
+    settings = load_settings(home=home, env=env)
     settings.default_model = "scripted"
     app = create_app(settings, admin_password=os.environ["ROOST_SERVER_PASS"], providers=registry)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -187,7 +187,8 @@ def fuzz(
             seeded.append((operation, label, ids))
         log(f"{label}: {report.requests} requests so far")
     # Then again with the ids of things that exist (the rest generated), deletions last.
-    seeded.sort(key=lambda item: item[0].method.upper() == "DELETE")
+    # (the agent itself after its archival passages: longest paths first)
+    seeded.sort(key=lambda item: (item[0].method.upper() == "DELETE", -len(item[0].path)))
     for operation, label, ids in seeded:
         for mode, checks in modes:
             send = _sender(url, session, credentials, report, label, checks, timeout)

@@ -79,6 +79,8 @@ def fuzz_server(home: Path) -> Iterator[tuple[str, Credentials]]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "ROOST_HOME": str(home), "ROOST_SERVER_PASS": PASSWORD}
+    if os.environ.get("ROOST_FUZZ_DATABASE_URL"):  # fuzz on PostgreSQL (an empty database)
+        env["ROOST_DATABASE_URL"] = os.environ["ROOST_FUZZ_DATABASE_URL"]
     log = home / "server.log"
     with log.open("ab") as out:
         process = subprocess.Popen(

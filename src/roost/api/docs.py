@@ -4,6 +4,7 @@ types, bodies read by hand. Documentation only: nothing here runs per request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,16 +12,32 @@ from pydantic import BaseModel
 Responses = dict[int | str, dict[str, Any]]
 
 
-def _stream(description: str) -> dict[str, Any]:
-    # OpenAPI 3.1 (and schemathesis) read a text/event-stream `schema` as that of one event,
-    # with the SSE fields as properties; 3.2 would call it `itemSchema`.
+# Models that only stream payloads refer to; roost.api.openapi adds them to the components.
+STREAM_MODELS: set[type[BaseModel]] = set()
+
+
+def _stream(description: str, payloads: Sequence[type[BaseModel] | str]) -> dict[str, Any]:
+    """One event of a text/event-stream: OpenAPI 3.1 (and schemathesis) read its `schema` as
+    that of one event, with the SSE fields as properties (3.2 calls it `itemSchema`).
+    `payloads`: the JSON bodies (models) and the literal markers (str) `data` may hold."""
+    data: dict[str, Any] = {"type": "string", "description": description}
+    if payloads:
+        choices: list[dict[str, Any]] = []
+        for payload in payloads:
+            if isinstance(payload, str):
+                choices.append({"const": payload})
+            else:
+                STREAM_MODELS.add(payload)
+                ref = {"$ref": f"#/components/schemas/{payload.__name__}"}
+                choices.append({"contentMediaType": "application/json", "contentSchema": ref})
+        data["anyOf"] = choices
     return {
         "schema": {
             "type": "object",
             "description": "One Server-Sent Event",
             "required": ["data"],
             "properties": {
-                "data": {"type": "string", "description": description},
+                "data": data,
                 "event": {"type": "string"},
                 "id": {"type": "string"},
                 "retry": {"type": "integer"},
@@ -29,23 +46,25 @@ def _stream(description: str) -> dict[str, Any]:
     }
 
 
-def sse(description: str, status: int = 200) -> Responses:
+def sse(description: str, payloads: Sequence[type[BaseModel] | str] = ()) -> Responses:
     """A route that answers with a `text/event-stream` only."""
     return {
-        status: {
+        200: {
             "description": "Server-Sent Events",
-            "content": {"text/event-stream": _stream(description)},
+            "content": {"text/event-stream": _stream(description, payloads)},
         }
     }
 
 
-def json_or_sse(model: type[BaseModel], description: str) -> Responses:
+def json_or_sse(
+    model: type[BaseModel], description: str, payloads: Sequence[type[BaseModel] | str] = ()
+) -> Responses:
     """A route whose body says whether it streams: JSON, or a `text/event-stream`."""
     return {
         200: {
             "model": model,
             "description": "JSON, or Server-Sent Events when the body asks to stream",
-            "content": {"text/event-stream": _stream(description)},
+            "content": {"text/event-stream": _stream(description, payloads)},
         }
     }
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from starlette.routing import WebSocketRoute
 
 from roost.api.deps import get_principal
+from roost.api.docs import STREAM_MODELS
 from roost.api.errors import error_schema_for
 
 REF = "#/components/schemas/{model}"
@@ -163,7 +164,7 @@ def document(app: FastAPI) -> dict[str, Any]:
             described = copy.deepcopy(operation)
             models.add(_error_responses(path, method, "security" in described, described))
             paths.setdefault(path, {})[method] = described
-    _add_models(schema, models)
+    _add_models(schema, models | STREAM_MODELS)
     components = schema["components"]
     for unused in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(unused, None)

@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
+from roost.api.kernel2.schemas import Kernel2StreamError
 from roost.api.openai import convert
 from roost.api.openai.respond import respond
-from roost.api.openai.schemas import ChatCompletion, ChatFields
+from roost.api.openai.schemas import ChatCompletion, ChatCompletionChunk, ChatFields
 from roost.api.sse import data
 from roost.core.events import TurnFailed
 
@@ -60,7 +61,13 @@ STREAM = (
 )
 
 
-@router.post("/chat", response_model=None, responses=docs.json_or_sse(ChatCompletion, STREAM))
+@router.post(
+    "/chat",
+    response_model=None,
+    responses=docs.json_or_sse(
+        ChatCompletion, STREAM, [ChatCompletionChunk, Kernel2StreamError, "[DONE]"]
+    ),
+)
 async def chat(body: Kernel2ChatBody, services: ServicesDep, principal: PrincipalDep) -> Response:
     metadata = body.metadata or Kernel2Metadata()
     request = replace(

@@ -29,7 +29,13 @@ from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
 from roost.api.memgpt.errors import busy
 from roost.api.memgpt.render import frame, legacy_item, message_json, step_item
-from roost.api.memgpt.schemas import STREAM, MemGPTError, Messages, SendMessageResponse
+from roost.api.memgpt.schemas import (
+    STREAM,
+    STREAM_PAYLOADS,
+    MemGPTError,
+    Messages,
+    SendMessageResponse,
+)
 from roost.api.sse import sse_response
 from roost.core.errors import InvalidRequest
 from roost.services.agents import AgentBusy, AgentTurn
@@ -118,7 +124,7 @@ async def _collect(turn: AgentTurn) -> Response:
     "/{agent_id}/messages",
     response_model=None,
     responses={
-        **docs.json_or_sse(SendMessageResponse, STREAM),
+        **docs.json_or_sse(SendMessageResponse, STREAM, STREAM_PAYLOADS),
         409: {
             "model": MemGPTError,
             "description": "The agent is answering another message (`?wait=false`, or waited "

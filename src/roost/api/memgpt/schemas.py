@@ -281,3 +281,27 @@ STREAM = (
     '`"stream_steps": true`: `data: [DONE_GEN]`, the step\'s events, `data: [DONE_STEP]` per '
     'step, then `data: [DONE]`. A failure is a last `data: {"error": "..."}`.'
 )
+
+
+class StepCall(BaseModel):
+    id: str
+    name: str
+    arguments: str
+
+
+class StepItem(BaseModel):
+    """An event of `stream_steps`: calls as objects."""
+
+    id: str
+    date: str
+    internal_monologue: str | None = None
+    function_call: StepCall | None = None
+    function_return: str | None = None
+    status: Literal["success", "error"] | None = None
+
+
+class StreamError(BaseModel):
+    error: str
+
+
+STREAM_PAYLOADS = (LegacyItem, StepItem, StreamError, "[DONE_GEN]", "[DONE_STEP]", "[DONE]")

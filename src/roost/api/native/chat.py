@@ -13,6 +13,7 @@ from roost.api.native.schemas import (
     STREAM,
     ChatRequestBody,
     ChatResponseBody,
+    StreamEvent,
     tokens,
     tool_uses,
 )
@@ -61,7 +62,12 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
     yield DONE
 
 
-@router.post("/stream", response_class=EventStream, status_code=200, responses=docs.sse(STREAM))
+@router.post(
+    "/stream",
+    response_class=EventStream,
+    status_code=200,
+    responses=docs.sse(STREAM, [StreamEvent, "[DONE]"]),
+)
 async def chat_stream(
     body: ChatRequestBody, services: ServicesDep, principal: PrincipalDep
 ) -> EventStream:

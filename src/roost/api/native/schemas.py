@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
@@ -151,3 +151,18 @@ STREAM = (
     '"tool_start"|"tool_end"|"approval_required"|"done"|"error", ...}` (see docs/native.md), '
     "then `data: [DONE]`"
 )
+
+
+class StreamEvent(BaseModel):
+    """One event of /api/chat/stream (and of /api/ws); the fields beside `type` depend on it."""
+
+    type: Literal[
+        "session",
+        "content",
+        "reasoning",
+        "tool_start",
+        "tool_end",
+        "approval_required",
+        "done",
+        "error",
+    ]

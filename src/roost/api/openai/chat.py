@@ -11,7 +11,12 @@ from roost.api.errors import STATUS_BY_CODE
 from roost.api.openai import convert
 from roost.api.openai.errors import error_object
 from roost.api.openai.respond import respond
-from roost.api.openai.schemas import ChatCompletion, ChatCompletionBody
+from roost.api.openai.schemas import (
+    ChatCompletion,
+    ChatCompletionBody,
+    ChatCompletionChunk,
+    ErrorResponse,
+)
 from roost.api.sse import data
 from roost.core.events import TurnFailed
 
@@ -30,7 +35,11 @@ STREAM = (
 
 
 @router.post(
-    "/chat/completions", response_model=None, responses=docs.json_or_sse(ChatCompletion, STREAM)
+    "/chat/completions",
+    response_model=None,
+    responses=docs.json_or_sse(
+        ChatCompletion, STREAM, [ChatCompletionChunk, ErrorResponse, "[DONE]"]
+    ),
 )
 async def chat_completions(
     body: ChatCompletionBody, services: ServicesDep, principal: PrincipalDep
