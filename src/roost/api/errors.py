@@ -167,6 +167,15 @@ def install(app: FastAPI) -> None:
                 response.headers[name] = value
         return response
 
+    async def not_unicode(request: Request, exc: Exception) -> Response:
+        # JSON may escape a lone UTF-16 surrogate ("\ud800"), which Python's json accepts
+        # but no database, file or upstream can encode: the client's text is invalid.
+        assert isinstance(exc, UnicodeEncodeError)
+        if exc.reason != "surrogates not allowed":
+            return await unexpected(request, exc)
+        message = "text must be valid Unicode, without a lone surrogate escape (\\ud800-\\udfff)"
+        return render(request.url.path, ApiError(400, "invalid_request", message))
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(request.url.path, ApiError(500, "internal_error", "internal server error"))
@@ -174,4 +183,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RoostError, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http)
+    app.add_exception_handler(UnicodeEncodeError, not_unicode)
     app.add_exception_handler(Exception, unexpected)
