@@ -7,13 +7,14 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from roost import __version__
 from roost.api import errors
 from roost.api.chatnvim import register_errors as register_chatnvim_errors
 from roost.api.chatnvim import router as chatnvim_router
+from roost.api.deps import single_query_values
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
@@ -105,14 +106,15 @@ def create_app(
     # each one passed over, twice: FastAPI matches again to handle): the chat
     # completions proxy, the path that must add least, comes first. No paths overlap.
     app.include_router(openai_router)
-    app.include_router(kernel2_router)
-    app.include_router(native_router)
+    single = [Depends(single_query_values)]  # ?a=1&a=2 is a 400 (not on /v1: no queries)
+    app.include_router(kernel2_router, dependencies=single)
+    app.include_router(native_router, dependencies=single)
     register_memgpt_errors()
-    app.include_router(memgpt_router)
+    app.include_router(memgpt_router, dependencies=single)
     register_chatnvim_errors()
-    app.include_router(chatnvim_router)
+    app.include_router(chatnvim_router, dependencies=single)
     register_llamachat_errors()
-    app.include_router(llamachat_router)
+    app.include_router(llamachat_router, dependencies=single)
     app.include_router(ui_router)
     if settings.server.cors_origins:
         app.add_middleware(

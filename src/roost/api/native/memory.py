@@ -18,7 +18,9 @@ from roost.services.memory.stats import MemoryStats
 
 router = APIRouter(prefix="/api/memory", tags=["native"])
 
-MAX_QUERY = 10_000
+# A query must fit in a URL the HTTP server accepts (~64 KB): 4,000 characters is 48 KB
+# even if each is 4 UTF-8 bytes, percent-encoded. (10,000 was a 400 from uvicorn itself.)
+MAX_QUERY = 4_000
 MAX_FILE_CHARS = 1_048_576
 
 
