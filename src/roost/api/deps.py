@@ -7,6 +7,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from roost.core.errors import InvalidRequest
 from roost.services.auth import Principal
 from roost.services.container import Services
 
@@ -39,6 +40,21 @@ async def get_principal(
 ) -> Principal:
     # FastAPI caches a dependency per request, so this runs once however many routes ask.
     return await services.auth.authenticate(presented_key(request), loopback=is_loopback(request))
+
+
+async def single_query_values(request: Request) -> None:
+    """A query parameter given twice is ambiguous: refuse it rather than use the last one.
+
+    A router dependency (create_app) of every router whose routes take query parameters;
+    not of /v1, whose routes take none and whose path must stay cheap.
+    """
+    items = request.query_params.multi_items()
+    if len(items) != len(request.query_params):
+        seen: set[str] = set()
+        for name, _ in items:
+            if name in seen:
+                raise InvalidRequest(f"query parameter '{name}' is given more than once", name)
+            seen.add(name)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -6,9 +6,17 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.native.events import event_payload
-from roost.api.native.schemas import ChatRequestBody, ChatResponseBody, tokens, tool_uses
+from roost.api.native.schemas import (
+    STREAM,
+    ChatRequestBody,
+    ChatResponseBody,
+    StreamEvent,
+    tokens,
+    tool_uses,
+)
 from roost.api.sse import DONE, EventStream, data, sse_response
 from roost.core.errors import from_code
 from roost.core.events import TurnFailed
@@ -54,7 +62,12 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
     yield DONE
 
 
-@router.post("/stream", response_class=EventStream)
+@router.post(
+    "/stream",
+    response_class=EventStream,
+    status_code=200,
+    responses=docs.sse(STREAM, [StreamEvent, "[DONE]"]),
+)
 async def chat_stream(
     body: ChatRequestBody, services: ServicesDep, principal: PrincipalDep
 ) -> EventStream:
