@@ -14,16 +14,26 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from roost import __version__
 from roost.api.deps import is_loopback, presented_key
 from roost.api.native.events import event_payload
+from roost.api.native.streams import parse_event_id
 from roost.api.ws import POLICY_VIOLATION, Outbox, origin_allowed, pump
 from roost.core.errors import Conflict, InvalidRequest, RoostError, Unauthorized
-from roost.core.events import TurnDone, TurnFailed, TurnStarted
+from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
 from roost.services.auth import Principal
 from roost.services.container import Services
+from roost.services.streams.service import Followed
 from roost.services.turns import TurnHandle
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,12 @@ class ChatIn(_In):
     include_memory: StrictBool | None = None
 
 
+class ResumeIn(_In):
+    # `after`: the last event id seen ("<stream_id>:<n>"), or n with `stream_id`.
+    after: StrictStr | StrictInt = Field(0, union_mode="left_to_right")
+    stream_id: StrictStr | None = Field(None, min_length=1, max_length=MAX_ID)
+
+
 class ApproveIn(_In):
     id: StrictStr = Field(min_length=1, max_length=MAX_ID)
     approve: StrictBool
@@ -66,7 +82,9 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"code": code, "message": message}}
 
 
-_HANDLERS = {kind: f"_{kind}" for kind in ("session", "chat", "approve", "cancel", "ping")}
+_HANDLERS = {
+    kind: f"_{kind}" for kind in ("session", "chat", "resume", "approve", "cancel", "ping")
+}
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)  # the client left mid-call
 
 
@@ -75,6 +93,7 @@ class ChatSocket:
 
     __slots__ = (
         "cancel_asked",
+        "following",
         "handle",
         "outbox",
         "running",
@@ -98,6 +117,7 @@ class ChatSocket:
         self.running = False  # from `chat` until its `done` or `error` is queued
         self.started = False  # the turn's task has begun (it can be cancelled safely)
         self.cancel_asked = False
+        self.following = False  # relaying a resumed stream, not a turn of this connection
         self.sender_gone = False
 
     async def run(self) -> None:
@@ -195,7 +215,28 @@ class ChatSocket:
             raise Conflict("a turn is already running on this connection: wait or cancel it")
         self.services.turns.validate_message(body.message)
         self.running, self.started, self.cancel_asked, self.handle = True, False, False, None
+        self.following = False
         self.turn = asyncio.create_task(self._relay(body))
+
+    async def _resume(self, data: dict[str, Any]) -> None:
+        body: ResumeIn = _parse(ResumeIn, data)
+        if self.running:
+            raise Conflict("a turn is running on this connection: wait for done or cancel it")
+        stream_id, after = body.stream_id, body.after
+        if isinstance(after, str):
+            named, after = parse_event_id(after[:MAX_ID])
+            stream_id = stream_id or named
+            if named is not None and named != stream_id:
+                raise InvalidRequest("'after' names another stream than 'stream_id'", "after")
+        if stream_id is None:
+            raise InvalidRequest("resume needs 'stream_id', or 'after' as '<stream_id>:<n>'")
+        if after < 0:
+            raise InvalidRequest("'after' must not be negative", param="after")
+        followed = await self.services.streams.follow(self.user.id, stream_id, after)
+        self.session_id = followed.session_id or self.session_id
+        self.running, self.started, self.cancel_asked, self.handle = True, True, False, None
+        self.following = True
+        self.turn = asyncio.create_task(self._relay_followed(followed))
 
     async def _approve(self, data: dict[str, Any]) -> None:
         body: ApproveIn = _parse(ApproveIn, data)
@@ -207,7 +248,9 @@ class ChatSocket:
         if not self.running:
             return
         self.cancel_asked = True
-        if self.started and self.handle is not None:
+        if self.following and self.turn is not None:
+            self.turn.cancel()  # stop relaying; the turn is not this connection's to stop
+        elif self.started and self.handle is not None:
             self.handle.cancel()
 
     async def _ping(self, data: dict[str, Any]) -> None:
@@ -245,25 +288,58 @@ class ChatSocket:
             await self.outbox.put(
                 {"type": "session", "session_id": self.session_id, "title": title}
             )
-        async for event in handle.events():
+        stream_id = handle.stream_id
+        async for seq, event in handle.events_with_ids():
             if isinstance(event, TurnStarted):
                 # Cancelling before the turn's task runs would skip its own clean-up, so a
                 # cancel that came early is applied here.
                 self.started = True
                 if self.cancel_asked:
                     handle.cancel()
+                if stream_id is not None:  # the ids to resume with, should we be cut off
+                    await self.outbox.put(
+                        {"type": "stream", "stream_id": stream_id, "id": f"{stream_id}:{seq}"}
+                    )
                 continue
-            payload = event_payload(event, handle)
-            if payload is None:
-                continue
-            if payload["type"] in ("content", "reasoning"):
-                self.outbox.delta(payload["type"], payload["delta"])
-            elif isinstance(event, TurnDone | TurnFailed):
-                await self._finish(payload)
+            event_id = None if seq is None else f"{stream_id}:{seq}"
+            if await self._forward(event, event_id, handle.conversation.public_id, handle.model):
                 return
-            else:
-                await self.outbox.put(payload)
         await self._finish(_error("internal_error", "the turn ended without a result"))
+
+    async def _relay_followed(self, followed: Followed) -> None:
+        """Relay a resumed stream (from any replica) until its done or error."""
+        try:
+            async for seq, event in followed.events:
+                if isinstance(event, TurnStarted):
+                    continue  # the session is known; the `stream` message was sent before
+                event_id = f"{followed.stream_id}:{seq}"
+                if await self._forward(event, event_id, followed.session_id, followed.model):
+                    return
+        except asyncio.CancelledError:
+            if self.cancel_asked and not self.outbox.closed:
+                await self._finish(_error("cancelled", "stopped following the stream"))
+            raise
+        await self._finish(
+            _error("stream_interrupted", "the stream stopped before its end: resume it again")
+        )
+
+    async def _forward(
+        self, event: TurnEvent, event_id: str | None, session_id: str, model: str
+    ) -> bool:
+        """Queue one event for the client; True when it ended the turn."""
+        payload = event_payload(event, session_id, model)
+        if payload is None:
+            return False
+        if payload["type"] in ("content", "reasoning"):
+            self.outbox.delta(payload["type"], payload["delta"], event_id)
+            return False
+        if event_id is not None:
+            payload["id"] = event_id
+        if isinstance(event, TurnDone | TurnFailed):
+            await self._finish(payload)
+            return True
+        await self.outbox.put(payload)
+        return False
 
     async def _finish(self, payload: dict[str, Any]) -> None:
         self.running = False  # before the client can see it, so its next chat is accepted
