@@ -268,7 +268,7 @@ async def test_websocket_resume_gets_the_rest_exactly_once(app: Env) -> None:
     assert [m["type"] for m in seen[:2]] == ["session", "stream"]
     stream_id = seen[1]["stream_id"]
     got = [m for m in seen if m["type"] == "content"]
-    last = got[-1]["id"]
+    last = got[-1]["event_id"]
     async with AsgiSocket(app.app, headers=KEY) as ws:
         await ws.receive()
         await ws.send(type="resume", after=last)
@@ -277,10 +277,10 @@ async def test_websocket_resume_gets_the_rest_exactly_once(app: Env) -> None:
         await ws.send(type="chat", message="again")
         again = await ws.receive_until("done")
     deltas = got + [m for m in rest if m["type"] == "content"]
-    numbers = [int(m["id"].split(":")[1]) for m in deltas]
+    numbers = [int(m["event_id"].split(":")[1]) for m in deltas]
     assert numbers == sorted(set(numbers))
     assert "".join(m["delta"] for m in deltas) == FULL
-    assert rest[-1]["id"].startswith(stream_id + ":")
+    assert rest[-1]["event_id"].startswith(stream_id + ":")
     assert again[-1]["session_id"] == seen[0]["session_id"]
 
 

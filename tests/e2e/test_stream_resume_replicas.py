@@ -160,7 +160,7 @@ async def _ws_resume(a: Server, b: Server) -> tuple[list[dict[str, Any]], list[d
         json.loads(await ws.recv())  # connected
         await ws.send(json.dumps({"type": "chat", "message": "tell me a long story"}))
         first = [json.loads(await ws.recv()) for _ in range(8)]
-    last = [m for m in first if "id" in m][-1]["id"]
+    last = [m for m in first if "event_id" in m][-1]["event_id"]
     async with connect(f"ws://127.0.0.1:{b.port}/api/ws", additional_headers=headers) as ws:
         json.loads(await ws.recv())
         await ws.send(json.dumps({"type": "resume", "after": last}))
@@ -177,6 +177,6 @@ def test_a_websocket_stream_cut_on_replica_a_resumes_on_replica_b(
     first, rest = asyncio.run(_ws_resume(a, b))
     assert rest[-1]["type"] == "done", rest[-1]
     deltas = [m for m in first + rest if m["type"] == "content"]
-    numbers = [int(m["id"].split(":")[1]) for m in deltas]
+    numbers = [int(m["event_id"].split(":")[1]) for m in deltas]
     assert numbers == sorted(set(numbers))
     assert content(deltas) == EXPECTED

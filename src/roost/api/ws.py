@@ -44,7 +44,7 @@ class _Delta:
     def payload(self) -> dict[str, Any]:
         payload = {"type": self.kind, "delta": "".join(self.parts)}
         if self.id is not None:
-            payload["id"] = self.id
+            payload["event_id"] = self.id
         return payload
 
 

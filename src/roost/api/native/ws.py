@@ -298,7 +298,11 @@ class ChatSocket:
                     handle.cancel()
                 if stream_id is not None:  # the ids to resume with, should we be cut off
                     await self.outbox.put(
-                        {"type": "stream", "stream_id": stream_id, "id": f"{stream_id}:{seq}"}
+                        {
+                            "type": "stream",
+                            "stream_id": stream_id,
+                            "event_id": f"{stream_id}:{seq}",
+                        }
                     )
                 continue
             event_id = None if seq is None else f"{stream_id}:{seq}"
@@ -333,8 +337,8 @@ class ChatSocket:
         if payload["type"] in ("content", "reasoning"):
             self.outbox.delta(payload["type"], payload["delta"], event_id)
             return False
-        if event_id is not None:
-            payload["id"] = event_id
+        if event_id is not None:  # not "id": tool_start and approvals have their own
+            payload["event_id"] = event_id
         if isinstance(event, TurnDone | TurnFailed):
             await self._finish(payload)
             return True
