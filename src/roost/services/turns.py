@@ -45,6 +45,7 @@ class TurnHandle:
     use_tools: bool = True
     inbox_id: int | None = None  # set when the turn answers a queued (inbox) message
     stream_id: str | None = None  # set when its events are recorded (resumable streams)
+    _stream_created: asyncio.Task[None] | None = None
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _ran: bool = False  # _run began (a task cancelled before its first step never does)
@@ -58,6 +59,11 @@ class TurnHandle:
 
     async def events_with_ids(self) -> AsyncIterator[tuple[int | None, TurnEvent]]:
         """The events with their ids in the stream (None when it is not recorded)."""
+        if self._stream_created is not None:
+            try:  # no id goes out before the stream is in the database
+                await asyncio.shield(self._stream_created)
+            except Exception:
+                self.stream_id = None
         seq = 0
         async for event in self.events():
             seq += 1
@@ -162,7 +168,7 @@ class TurnService:
             stored = await self._messages.append(
                 user.id, conversation.id, role="user", content=text, inbox_id=inbox_id
             )
-            recorder = await self._recorder(user, conversation, model_name)
+            recorder = self._recorder(user, conversation, model_name)
         except BaseException:
             lock.release()
             raise
@@ -179,6 +185,7 @@ class TurnService:
         )
         if recorder is not None:
             handle.stream_id = recorder.id
+            handle._stream_created = recorder.created
             handle._queue = RecordingQueue(recorder, _END)
         task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
         handle._task = task
@@ -188,17 +195,12 @@ class TurnService:
         self._track(user.id, task)
         return handle
 
-    async def _recorder(
+    def _recorder(
         self, user: User, conversation: Conversation, model: str
     ) -> StreamRecorder | None:
-        """A recorder for the turn's events; a turn goes on unrecorded rather than fail."""
         if self._streams is None:
             return None
-        try:
-            return await self._streams.open(user.id, conversation.public_id, model)
-        except RoostError:
-            log.warning("turn in %s is not resumable", conversation.public_id, exc_info=True)
-            return None
+        return self._streams.open(user.id, conversation.public_id, model)
 
     async def _run(
         self, user: User, handle: TurnHandle, options: GenerationOptions, lock: asyncio.Lock

@@ -34,6 +34,17 @@ class StreamPage:
     ended: bool
 
 
+_COLUMNS = "INSERT INTO stream_events (stream_id, seq, event, created_at) VALUES "
+
+
+def _insert_sql(paramstyle: str) -> str:
+    if paramstyle == "qmark":  # sqlite3
+        return _COLUMNS + "(?, ?, ?, ?)"
+    if paramstyle == "numeric_dollar":  # asyncpg
+        return _COLUMNS + "($1, $2, $3, $4)"
+    return _COLUMNS + "(%s, %s, %s, %s)"
+
+
 class StreamRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -59,13 +70,12 @@ class StreamRepository:
         now = utcnow()
         async with self._db.write() as conn:
             if events:
-                await conn.execute(
-                    insert(stream_events),
-                    [
-                        {"stream_id": stream_id, "seq": seq, "event": data, "created_at": now}
-                        for seq, data in events
-                    ],
-                )
+                # At the driver, not through Core's executemany: that processes every
+                # row's parameters in Python, 3-4 times the cost of the insert itself.
+                process = stream_events.c.created_at.type.bind_processor(conn.dialect)
+                stamp = process(now) if process is not None else now
+                rows = [(stream_id, seq, data, stamp) for seq, data in events]
+                await conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle), rows)
             if end:
                 await conn.execute(
                     update(streams).where(streams.c.id == stream_id).values(ended_at=now)

@@ -24,16 +24,29 @@ _WRITE_ATTEMPTS = 3
 
 
 class EventStore(Protocol):
+    async def create(
+        self, stream_id: str, user_id: str, session_id: str | None, model: str | None
+    ) -> None: ...
+
     async def append(
         self, stream_id: str, events: Sequence[tuple[int, str]], *, end: bool = False
     ) -> None: ...
 
 
 class StreamRecorder:
-    """Numbers a stream's events from 1 and writes them behind the live stream."""
+    """Numbers a stream's events from 1 and writes them behind the live stream.
+
+    The stream's row is written while the turn starts (`created`), not before: a client
+    gets no event id until it is there (TurnHandle.events_with_ids waits for it), so a
+    resume never finds an unknown stream, and the first token does not wait for it.
+    """
 
     def __init__(
-        self, stream_id: str, store: EventStore, notify: Callable[[str], Awaitable[None]]
+        self,
+        stream_id: str,
+        store: EventStore,
+        notify: Callable[[str], Awaitable[None]],
+        owner: tuple[str, str | None, str | None],  # user id, session id, model
     ) -> None:
         self.id = stream_id
         self.topic = topic(stream_id)
@@ -44,7 +57,9 @@ class StreamRecorder:
         self._ended = False
         self._data = asyncio.Event()  # something waits to be written
         self._urgent = asyncio.Event()  # ...and should not wait for the timer
-        self.task = asyncio.get_running_loop().create_task(self._write_loop())
+        loop = asyncio.get_running_loop()
+        self.created = loop.create_task(store.create(stream_id, *owner))
+        self.task = loop.create_task(self._write_loop())
 
     @property
     def last_seq(self) -> int:
@@ -72,6 +87,11 @@ class StreamRecorder:
         self._urgent.set()
 
     async def _write_loop(self) -> None:
+        try:
+            await self.created
+        except Exception:  # the turn goes on, unrecorded
+            log.warning("stream %s not recorded", self.id, exc_info=True)
+            return
         while True:
             await self._data.wait()
             if not self._urgent.is_set():

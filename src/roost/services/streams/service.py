@@ -120,11 +120,11 @@ class StreamService:
             await asyncio.wait(set(self._writers), timeout=seconds)
         await self.notifier.close()
 
-    async def open(self, user_id: str, session_id: str | None, model: str | None) -> StreamRecorder:
-        """A new stream, stored before its first event so a resume can never miss it."""
+    def open(self, user_id: str, session_id: str | None, model: str | None) -> StreamRecorder:
+        """A new stream (its row is written in the background: see StreamRecorder)."""
         stream_id = new_uuid().replace("-", "")
-        await self._store.create(stream_id, user_id, session_id, model)
-        recorder = StreamRecorder(stream_id, self._store, self.notifier.notify)
+        owner = (user_id, session_id, model)
+        recorder = StreamRecorder(stream_id, self._store, self.notifier.notify, owner)
         self._writers.add(recorder.task)
         recorder.task.add_done_callback(self._writers.discard)
         return recorder

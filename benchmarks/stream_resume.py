@@ -1,0 +1,135 @@
+"""Cost of recording turns for resumable streams: recorded ÷ unrecorded, same run.
+
+A scripted model streams `--tokens` tokens per turn, instantly (no model time at all,
+so the recording's share is as large as it can be) or one every `--token-ms`. Rounds alternate recording on and off.
+Reported per turn: p50 time from `start()` to the first event (the stream header is
+written before the turn starts), p50 time to the last event, and the database writes
+the recorder made (events are batched: 50 ms or 64 events a write). Then how fast a
+resume replays a finished stream from the database.
+
+    .venv/bin/python -m benchmarks.stream_resume [--tokens 256] [--turns 40] [--rounds 3]
+        [--token-ms 0]
+        [--database-url postgresql+asyncpg://...]   (default: a temporary SQLite file)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from roost.config import load_settings
+from roost.core.records import User
+from roost.providers.base import Finish, TextChunk, UsageChunk
+from roost.providers.registry import ProviderRegistry
+from roost.providers.scripted import ScriptedProvider
+from roost.services.container import Services, build_services
+from roost.services.streams import StreamService
+
+
+def scripted_reply(tokens: int, delay: float) -> list[Any]:
+    script: list[Any] = []
+    for i in range(tokens):
+        script.append(TextChunk(f" t{i}"))
+        if delay:
+            script.append(delay)
+    return [*script, UsageChunk(5, tokens), Finish("stop")]
+
+
+async def one_turn(services: Services, user: User) -> tuple[float, float]:
+    begin = time.perf_counter()
+    handle = await services.turns.start(user, "go", use_tools=False, include_memory=False)
+    first = last = 0.0
+    async for _event in handle.events():
+        last = time.perf_counter() - begin
+        if not first:
+            first = last
+    return first, last
+
+
+class CountingStore:
+    """Counts the recorder's writes to the real repository."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def append(self, *args: Any, **kwargs: Any) -> None:
+        self.writes += 1
+        await self.inner.append(*args, **kwargs)
+
+
+async def main(
+    tokens: int, turns: int, rounds: int, database_url: str | None, delay: float
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        settings = load_settings(home=home, env={"ROOST_HOME": str(home)})
+        settings.database_url = database_url
+        settings.default_model = "instant"
+        settings.memory.watch = False
+        settings.memory.log_turns = False
+        registry = ProviderRegistry(settings)
+        registry.install("instant", ScriptedProvider(lambda _r: scripted_reply(tokens, delay)))
+        services = await build_services(settings, admin_password="x", providers=registry)
+        try:
+            await services.streams.start()
+            user = services.auth.default_user
+            streams: StreamService = services.streams
+            counting = CountingStore(streams._store)
+            streams._store = counting  # type: ignore[assignment]
+            results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+            writes = 0
+            for _ in range(rounds):
+                for mode in ("off", "on"):
+                    services.turns._streams = streams if mode == "on" else None
+                    before = counting.writes
+                    for _ in range(turns):
+                        results[mode].append(await one_turn(services, user))
+                    await asyncio.sleep(0.2)  # the last batches land
+                    if mode == "on":
+                        writes += counting.writes - before
+            # Resume: replay a finished stream from the database.
+            services.turns._streams = streams
+            handle = await services.turns.start(user, "go", use_tools=False, include_memory=False)
+            await handle.result()
+            await asyncio.sleep(0.2)
+            assert handle.stream_id is not None
+            begin = time.perf_counter()
+            followed = await streams.follow(user.id, handle.stream_id, 0)
+            replayed = 0
+            async for _ in followed.events:
+                replayed += 1
+            replay_seconds = time.perf_counter() - begin
+        finally:
+            await services.close()
+
+    def p50(mode: str, index: int) -> float:
+        return statistics.median(r[index] for r in results[mode]) * 1000
+
+    db = "PostgreSQL" if database_url else "SQLite"
+    pace = f"a token every {delay * 1000:g} ms" if delay else "instant"
+    print(f"{db}, {tokens} tokens a turn ({pace}), {turns * rounds} turns each way")
+    for label, index in (("first event", 0), ("last event", 1)):
+        off, on = p50("off", index), p50("on", index)
+        print(f"  {label:11} p50  off {off:7.2f} ms   on {on:7.2f} ms   on/off {on / off:5.2f}")
+    print(f"  database writes per recorded turn: {writes / (turns * rounds):.1f}")
+    print(f"  resume replay: {replayed} events in {replay_seconds * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url")
+    parser.add_argument("--token-ms", type=float, default=0.0, help="model time per token")
+    args = parser.parse_args()
+    asyncio.run(main(args.tokens, args.turns, args.rounds, args.database_url, args.token_ms / 1000))
