@@ -1,14 +1,16 @@
 """Cost of recording turns for resumable streams: recorded ÷ unrecorded, same run.
 
 A scripted model streams `--tokens` tokens per turn, instantly (no model time at all,
-so the recording's share is as large as it can be) or one every `--token-ms`. Rounds alternate recording on and off.
-Reported per turn: p50 time from `start()` to the first event (the stream header is
-written before the turn starts), p50 time to the last event, and the database writes
+so the recording's share is as large as it can be) or one every `--token-ms`. Rounds
+alternate recording on and off. `--gap-ms` pauses between turns (a user reading the
+reply); with none, a turn starts while the last one's final batch is being written.
+Reported per turn: p50 time from `start()` to the first event, p50 time to the last
+event, and the database writes
 the recorder made (events are batched: 50 ms or 64 events a write). Then how fast a
 resume replays a finished stream from the database.
 
     .venv/bin/python -m benchmarks.stream_resume [--tokens 256] [--turns 40] [--rounds 3]
-        [--token-ms 0]
+        [--token-ms 0] [--gap-ms 0]
         [--database-url postgresql+asyncpg://...]   (default: a temporary SQLite file)
 """
 
@@ -67,7 +69,7 @@ class CountingStore:
 
 
 async def main(
-    tokens: int, turns: int, rounds: int, database_url: str | None, delay: float
+    tokens: int, turns: int, rounds: int, database_url: str | None, delay: float, gap: float
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -93,6 +95,7 @@ async def main(
                     before = counting.writes
                     for _ in range(turns):
                         results[mode].append(await one_turn(services, user))
+                        await asyncio.sleep(gap)
                     await asyncio.sleep(0.2)  # the last batches land
                     if mode == "on":
                         writes += counting.writes - before
@@ -116,7 +119,8 @@ async def main(
 
     db = "PostgreSQL" if database_url else "SQLite"
     pace = f"a token every {delay * 1000:g} ms" if delay else "instant"
-    print(f"{db}, {tokens} tokens a turn ({pace}), {turns * rounds} turns each way")
+    print(f"{db}, {tokens} tokens a turn ({pace}), {turns * rounds} turns each way, ", end="")
+    print(f"{gap * 1000:g} ms between turns")
     for label, index in (("first event", 0), ("last event", 1)):
         off, on = p50("off", index), p50("on", index)
         print(f"  {label:11} p50  off {off:7.2f} ms   on {on:7.2f} ms   on/off {on / off:5.2f}")
@@ -131,5 +135,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url")
     parser.add_argument("--token-ms", type=float, default=0.0, help="model time per token")
+    parser.add_argument("--gap-ms", type=float, default=0.0, help="pause between turns")
     args = parser.parse_args()
-    asyncio.run(main(args.tokens, args.turns, args.rounds, args.database_url, args.token_ms / 1000))
+    delay, gap = args.token_ms / 1000, args.gap_ms / 1000
+    asyncio.run(main(args.tokens, args.turns, args.rounds, args.database_url, delay, gap))
