@@ -12,6 +12,8 @@ resume replays a finished stream from the database.
     .venv/bin/python -m benchmarks.stream_resume [--tokens 256] [--turns 40] [--rounds 3]
         [--token-ms 0] [--gap-ms 0]
         [--database-url postgresql+asyncpg://...]   (default: a temporary SQLite file)
+
+With a PostgreSQL URL the run creates a throwaway database on that server and drops it.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ import asyncio
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
 
 from roost.config import load_settings
 from roost.core.records import User
@@ -128,6 +134,27 @@ async def main(
     print(f"  resume replay: {replayed} events in {replay_seconds * 1000:.1f} ms")
 
 
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def on_throwaway(server_url: str | None, *args: Any) -> None:
+    if server_url is None:
+        await main(*args[:3], None, *args[3:])
+        return
+    name = f"roost_bench_streams_{uuid.uuid4().hex[:10]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name)
+        await main(*args[:3], url.render_as_string(hide_password=False), *args[3:])
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=256)
@@ -138,4 +165,4 @@ if __name__ == "__main__":
     parser.add_argument("--gap-ms", type=float, default=0.0, help="pause between turns")
     args = parser.parse_args()
     delay, gap = args.token_ms / 1000, args.gap_ms / 1000
-    asyncio.run(main(args.tokens, args.turns, args.rounds, args.database_url, delay, gap))
+    asyncio.run(on_throwaway(args.database_url, args.tokens, args.turns, args.rounds, delay, gap))
