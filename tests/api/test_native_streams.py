@@ -300,6 +300,42 @@ async def test_websocket_resume_errors(app: Env) -> None:
             assert reply["error"]["code"] == code, (message, reply)
 
 
+def ws_content(messages: list[dict[str, Any]]) -> str:
+    return "".join(m["delta"] for m in messages if m["type"] == "content")
+
+
+async def watch_and_chat(chatter: Env, watcher: Env) -> None:
+    """A chat on `chatter` in a session that a socket on `watcher` has selected: the
+    watcher is told of the turn and resumes it from its start."""
+    async with (
+        AsgiSocket(chatter.app, headers=KEY) as a,
+        AsgiSocket(watcher.app, headers=KEY) as b,
+    ):
+        await a.receive()
+        await b.receive()
+        await a.send(type="session")
+        created = await a.receive()
+        await b.send(type="session", session_id=created["session_id"])
+        assert (await b.receive())["type"] == "session"
+        await asyncio.sleep(0.2)  # b's watcher is listening
+        chatter.scripts.queue.append(slow_reply())
+        await a.send(type="chat", message="Hi")
+        mine = await a.receive_until("done")
+        announced = await b.receive(timeout=10)
+        assert announced["type"] == "stream"
+        assert announced["elsewhere"] is True
+        assert announced["session_id"] == created["session_id"]
+        await b.send(type="resume", after=announced["event_id"])
+        theirs = await b.receive_until("done")
+    assert ws_content(mine) == ws_content(theirs) == FULL
+    assert not any(m.get("elsewhere") for m in mine)  # its own turn is not "elsewhere"
+    assert theirs[-1]["event_id"] == mine[-1]["event_id"]
+
+
+async def test_a_websocket_watching_a_session_hears_of_turns_begun_elsewhere(app: Env) -> None:
+    await watch_and_chat(app, app)
+
+
 # --- two apps on one PostgreSQL database -------------------------------------------------
 
 
@@ -327,3 +363,5 @@ async def test_a_stream_started_on_one_replica_resumes_on_another(
         assert numbers == sorted(set(numbers))
         assert rest[-1].data == "[DONE]"
         assert len(b.provider.requests) == 0  # B only relayed
+        # A WebSocket on B watching a session hears of a turn that A runs in it.
+        await watch_and_chat(a, b)

@@ -23,7 +23,7 @@ from roost.storage.db import Database, async_url
 log = logging.getLogger(__name__)
 CHANNEL = "roost"
 _RECONNECT_SECONDS = 1.0
-_MAX_TOPIC = 200  # NOTIFY payloads must stay under 8000 bytes
+_MAX_TOPIC = 1000  # NOTIFY payloads must stay under 8000 bytes
 
 
 class Signal:

@@ -94,6 +94,24 @@ class StreamRepository:
             return None
         return StreamHeader(stream_id, row[0], row[1], row[2] is not None)
 
+    async def started_since(
+        self, user_id: str, session_id: str, since: datetime, limit: int = 20
+    ) -> list[tuple[str, datetime]]:
+        """(id, created_at) of the streams of this user's session begun at or after
+        `since`, oldest first."""
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(streams.c.id, streams.c.created_at)
+                .where(
+                    streams.c.user_id == user_id,
+                    streams.c.session_id == session_id,
+                    streams.c.created_at >= since,
+                )
+                .order_by(streams.c.created_at, streams.c.id)
+                .limit(limit)
+            )
+            return [(str(row[0]), row[1]) for row in rows]
+
     async def read(self, user_id: str, stream_id: str, after: int, limit: int) -> StreamPage | None:
         """Up to `limit` events with seq > `after`, in order; None for no such stream
         (or another user's)."""

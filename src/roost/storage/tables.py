@@ -315,6 +315,8 @@ streams = Table(
     # Serves the purge: ended streams past their keep time, and abandoned ones.
     Index("ix_streams_ended_at", "ended_at"),
     Index("ix_streams_created_at", "created_at"),
+    # Serves "turns started in this session lately" (a WebSocket watching a session).
+    Index("ix_streams_user_id_session_id_created_at", "user_id", "session_id", "created_at"),
 )
 
 stream_events = Table(

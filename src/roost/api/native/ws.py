@@ -96,6 +96,7 @@ class ChatSocket:
         "following",
         "handle",
         "outbox",
+        "own_streams",
         "running",
         "sender_gone",
         "services",
@@ -103,6 +104,8 @@ class ChatSocket:
         "started",
         "turn",
         "user",
+        "watched",
+        "watcher",
         "ws",
     )
 
@@ -119,6 +122,9 @@ class ChatSocket:
         self.cancel_asked = False
         self.following = False  # relaying a resumed stream, not a turn of this connection
         self.sender_gone = False
+        self.watcher: asyncio.Task[None] | None = None  # announces turns begun elsewhere
+        self.watched: str | None = None
+        self.own_streams: set[str] = set()
 
     async def run(self) -> None:
         """Read the client here; send from one task. Whichever side ends first ends both."""
@@ -151,6 +157,8 @@ class ChatSocket:
 
     def _leave(self) -> None:
         """The client is gone; a turn carries on in the service and is saved there."""
+        if self.watcher is not None:
+            self.watcher.cancel()
         turn = self.turn
         if turn is not None and not turn.done():
             if self.handle is not None:
@@ -208,6 +216,7 @@ class ChatSocket:
         await self.outbox.put(
             {"type": "session", "session_id": conversation.public_id, "title": conversation.title}
         )
+        self._watch()
 
     async def _chat(self, data: dict[str, Any]) -> None:
         body: ChatIn = _parse(ChatIn, data)
@@ -236,6 +245,8 @@ class ChatSocket:
         self.session_id = followed.session_id or self.session_id
         self.running, self.started, self.cancel_asked, self.handle = True, True, False, None
         self.following = True
+        self.own_streams.add(followed.stream_id)
+        self._watch()
         self.turn = asyncio.create_task(self._relay_followed(followed))
 
     async def _approve(self, data: dict[str, Any]) -> None:
@@ -280,6 +291,12 @@ class ChatSocket:
             await self._finish(_error("internal_error", str(exc)))
             return
         self.handle = handle
+        if handle.stream_id is not None:
+            # Before this task yields, so the session's watcher knows it is ours: start()
+            # returns before the stream's row (whose notification it waits for) is written.
+            if len(self.own_streams) > 256:
+                self.own_streams.clear()
+            self.own_streams.add(handle.stream_id)
         if self.outbox.closed:
             return
         if handle.conversation.public_id != self.session_id:
@@ -288,6 +305,7 @@ class ChatSocket:
             await self.outbox.put(
                 {"type": "session", "session_id": self.session_id, "title": title}
             )
+        self._watch()
         stream_id = handle.stream_id
         async for seq, event in handle.events_with_ids():
             if isinstance(event, TurnStarted):
@@ -326,6 +344,35 @@ class ChatSocket:
         await self._finish(
             _error("stream_interrupted", "the stream stopped before its end: resume it again")
         )
+
+    def _watch(self) -> None:
+        """Announce turns that begin in the current session elsewhere: another connection,
+        another API, another replica. The client may `resume` one to see it stream."""
+        if self.session_id == self.watched or self.outbox.closed:
+            return
+        if self.watcher is not None:
+            self.watcher.cancel()
+        self.watched = self.session_id
+        if self.session_id is not None:
+            self.watcher = asyncio.create_task(self._announce(self.session_id))
+
+    async def _announce(self, session_id: str) -> None:
+        streams = self.services.streams.watch_session(self.user.id, session_id)
+        try:
+            async for stream_id in streams:
+                if stream_id in self.own_streams:
+                    continue
+                await self.outbox.put(
+                    {
+                        "type": "stream",
+                        "stream_id": stream_id,
+                        "event_id": f"{stream_id}:0",  # resume from here: the whole turn
+                        "session_id": session_id,
+                        "elsewhere": True,
+                    }
+                )
+        except RoostError as exc:  # the database is away: announcements stop, chat goes on
+            log.warning("stopped watching session %s: %s", session_id, exc.message)
 
     async def _forward(
         self, event: TurnEvent, event_id: str | None, session_id: str, model: str

@@ -49,6 +49,7 @@ class StreamRecorder:
         owner: tuple[str, str | None, str | None],  # user id, session id, model
     ) -> None:
         self.id = stream_id
+        self._owner = owner
         self.topic = topic(stream_id)
         self._store = store
         self._notify = notify
@@ -92,6 +93,9 @@ class StreamRecorder:
         except Exception:  # the turn goes on, unrecorded
             log.warning("stream %s not recorded", self.id, exc_info=True)
             return
+        user_id, session_id, _model = self._owner
+        if session_id is not None:  # for those watching the session (WebSocket)
+            await self._notify(session_topic(user_id, session_id))
         while True:
             await self._data.wait()
             if not self._urgent.is_set():
@@ -138,3 +142,7 @@ class RecordingQueue(asyncio.Queue[object]):
 
 def topic(stream_id: str) -> str:
     return f"stream:{stream_id}"
+
+
+def session_topic(user_id: str, session_id: str) -> str:
+    return f"session:{user_id}:{session_id}"

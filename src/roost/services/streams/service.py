@@ -25,12 +25,15 @@ from roost.core.errors import NotFound
 from roost.core.events import TurnEvent
 from roost.core.ids import new_uuid
 from roost.services.streams.codec import decode
-from roost.services.streams.recorder import StreamRecorder, topic
+from roost.services.streams.recorder import StreamRecorder, session_topic, topic
 
 log = logging.getLogger(__name__)
 PAGE = 500  # events per read while catching up
 POLL_SECONDS = 2.0  # re-read even without a notification (one may be lost)
 ABANDONED = timedelta(hours=6)  # a stream that never ended: its replica died
+WATCH_POLL_SECONDS = 60.0  # a session watcher re-reads this often without a notification
+WATCH_SKEW = timedelta(seconds=30)  # replicas' clocks may disagree this much
+WATCH_LIMIT = 100  # turns begun in one session within WATCH_SKEW that a watcher sees
 MAX_STREAM_ID = 64
 
 
@@ -78,6 +81,10 @@ class StreamStore(Protocol):
     ) -> None: ...
 
     async def header(self, user_id: str, stream_id: str) -> Header | None: ...
+
+    async def started_since(
+        self, user_id: str, session_id: str, since: datetime, limit: int = ...
+    ) -> list[tuple[str, datetime]]: ...
 
     async def read(self, user_id: str, stream_id: str, after: int, limit: int) -> Page | None: ...
 
@@ -166,6 +173,25 @@ class StreamService:
                 elif time.monotonic() - last_news > idle:
                     return  # its replica died, or it waits very long: the client may retry
                 await signal.wait(POLL_SECONDS)
+
+    async def watch_session(self, user_id: str, session_id: str) -> AsyncIterator[str]:
+        """The ids of turns' streams that begin in this session from now on, on any
+        replica, as they begin (until the caller stops iterating)."""
+        store = self._store
+        with self.notifier.listen(session_topic(user_id, session_id)) as signal:
+            began = utcnow()
+            old = await store.started_since(user_id, session_id, began - WATCH_SKEW, WATCH_LIMIT)
+            seen = {stream_id for stream_id, created in old if created < began}
+            while True:
+                signal.clear()
+                since = utcnow() - WATCH_SKEW
+                # Streams older than the window never come back, so `seen` stays small.
+                recent = await store.started_since(user_id, session_id, since, WATCH_LIMIT)
+                for stream_id, _created in recent:
+                    if stream_id not in seen:
+                        yield stream_id
+                seen = {stream_id for stream_id, _created in recent}
+                await signal.wait(WATCH_POLL_SECONDS)
 
     async def purge(self) -> int:
         """Delete streams past their keep time; returns how many."""

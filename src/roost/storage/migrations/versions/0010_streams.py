@@ -35,6 +35,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_streams_ended_at", "streams", ["ended_at"])
     op.create_index("ix_streams_created_at", "streams", ["created_at"])
+    op.create_index(
+        "ix_streams_user_id_session_id_created_at",
+        "streams",
+        ["user_id", "session_id", "created_at"],
+    )
     op.create_table(
         "stream_events",
         sa.Column("stream_id", sa.String(32), nullable=False),
@@ -53,6 +58,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stream_events")
+    op.drop_index("ix_streams_user_id_session_id_created_at", table_name="streams")
     op.drop_index("ix_streams_created_at", table_name="streams")
     op.drop_index("ix_streams_ended_at", table_name="streams")
     op.drop_table("streams")
