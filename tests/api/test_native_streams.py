@@ -227,7 +227,9 @@ async def test_events_are_purged_after_the_keep_time(app: Env) -> None:
         await s.events()  # the turn has ended
     streams = app.services.streams
     assert await streams.purge() == 0  # kept 15 minutes by default
-    assert (await app.client.get(f"/api/streams/{stream_id}?after=999")).status_code == 200
+    past_the_end = await app.client.get(f"/api/streams/{stream_id}?after=999")
+    assert past_the_end.status_code == 200
+    assert past_the_end.text == "data: [DONE]\n\n"  # complete: nothing more to come
     app.services.settings.streams.keep_seconds = 0
     await asyncio.sleep(0.01)
     assert await streams.purge() == 1

@@ -45,8 +45,10 @@ async def resumed_frames(followed: Followed) -> AsyncIterator[str]:
         if isinstance(event, TurnDone | TurnFailed):
             yield DONE
             return
-    # The stream stopped without its last event (its replica went quiet): no [DONE], so
-    # the client reconnects with the last id it saw.
+    if followed.ended:  # the client had every event already
+        yield DONE
+    # Otherwise the stream stopped before its last event (its server went quiet): no
+    # [DONE], so the client reconnects with the last id it saw.
 
 
 @router.get("/{stream_id}", response_class=EventStream)

@@ -341,6 +341,9 @@ class ChatSocket:
             if self.cancel_asked and not self.outbox.closed:
                 await self._finish(_error("cancelled", "stopped following the stream"))
             raise
+        if followed.ended:  # the client had the whole turn already: nothing to repeat
+            self.running = False
+            return
         await self._finish(
             _error("stream_interrupted", "the stream stopped before its end: resume it again")
         )

@@ -93,14 +93,19 @@ class StreamStore(Protocol):
     ) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Followed:
-    """A stream being resumed: what it belongs to, and its events as (id, event)."""
+    """A stream being resumed: what it belongs to, and its events as (id, event).
+
+    `ended` is set when the events ran out because the stream is complete (not because
+    it went quiet or was purged): a client already past its last event then knows it
+    has everything."""
 
     stream_id: str
     session_id: str
     model: str
     events: AsyncIterator[tuple[int, TurnEvent]]
+    ended: bool = False
 
 
 class StreamService:
@@ -144,12 +149,14 @@ class StreamService:
             header = await self._store.header(user_id, stream_id)
         if header is None:
             raise NotFound(f"stream '{stream_id[:MAX_STREAM_ID]}' not found")
-        events = self._follow(user_id, stream_id, max(after, 0))
-        return Followed(stream_id, header.session_id or "", header.model or "", events)
+        followed = Followed(stream_id, header.session_id or "", header.model or "", _no_events())
+        followed.events = self._follow(followed, user_id, max(after, 0))
+        return followed
 
     async def _follow(
-        self, user_id: str, stream_id: str, after: int
+        self, followed: Followed, user_id: str, after: int
     ) -> AsyncIterator[tuple[int, TurnEvent]]:
+        stream_id = followed.stream_id
         idle = self._settings.idle_seconds
         with self.notifier.listen(topic(stream_id)) as signal:
             last_news = time.monotonic()
@@ -167,6 +174,7 @@ class StreamService:
                 if len(page.events) == PAGE:
                     continue
                 if page.ended:
+                    followed.ended = True
                     return
                 if page.events:
                     last_news = time.monotonic()
@@ -213,3 +221,8 @@ class StreamService:
                 await self.purge()
             except Exception:  # the next round tries again
                 log.exception("purging old stream events failed")
+
+
+async def _no_events() -> AsyncIterator[tuple[int, TurnEvent]]:
+    return
+    yield  # an async generator that yields nothing
