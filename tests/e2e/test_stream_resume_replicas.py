@@ -155,13 +155,14 @@ def test_an_sse_stream_cut_on_replica_a_resumes_on_replica_b(
 
 
 async def _ws_resume(a: Server, b: Server) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    headers = {"X-API-Key": PASSWORD}
-    async with connect(f"ws://127.0.0.1:{a.port}/api/ws", additional_headers=headers) as ws:
+    # A generous handshake timeout: a loaded test machine can be slow to answer.
+    options: dict[str, Any] = {"additional_headers": {"X-API-Key": PASSWORD}, "open_timeout": 60}
+    async with connect(f"ws://127.0.0.1:{a.port}/api/ws", **options) as ws:
         json.loads(await ws.recv())  # connected
         await ws.send(json.dumps({"type": "chat", "message": "tell me a long story"}))
         first = [json.loads(await ws.recv()) for _ in range(8)]
     last = [m for m in first if "event_id" in m][-1]["event_id"]
-    async with connect(f"ws://127.0.0.1:{b.port}/api/ws", additional_headers=headers) as ws:
+    async with connect(f"ws://127.0.0.1:{b.port}/api/ws", **options) as ws:
         json.loads(await ws.recv())
         await ws.send(json.dumps({"type": "resume", "after": last}))
         rest = [json.loads(await ws.recv())]
