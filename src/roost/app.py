@@ -79,6 +79,7 @@ def create_app(
             await services.transcription.check()
             await services.memory.start(services.auth.default_user)
             await services.inbox.start()
+            await services.streams.start()  # purge timer; LISTEN on PostgreSQL
             services.heartbeat.start()  # only ticks when [heartbeat] enabled
         except BaseException:
             await services.close()

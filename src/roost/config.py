@@ -208,6 +208,20 @@ class QueueSettings(_Section):
     )
 
 
+class StreamSettings(_Section):
+    """Resumable streams: each stored turn's events, for clients that reconnect."""
+
+    keep_seconds: float = Field(
+        900.0, ge=0, le=7 * 86_400, description="Seconds a turn's events are kept after it ends"
+    )
+    idle_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="A resumed stream with no new event for this long is closed",
+    )
+
+
 class SpeechSettings(_Section):
     provider: Literal["pocketsphinx", "whispercpp", "openai"] = Field(
         "pocketsphinx",
@@ -317,6 +331,7 @@ class Settings(_Section):
     agents: AgentSettings = Field(default_factory=AgentSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    streams: StreamSettings = Field(default_factory=StreamSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @property

@@ -123,7 +123,16 @@ async def test_chat_streams_deltas_then_done_and_saves_the_turn(env: Env) -> Non
     assert session["type"] == "session"  # a chat without a session starts one
     deltas = [m["delta"] for m in messages if m["type"] == "content"]
     assert "".join(deltas) == "Hello there friend"
+    # Each message of the turn has its event id in the stream (for `resume`).
+    assert [m["type"] for m in messages[:2]] == ["session", "stream"]
+    stream_id = messages[1]["stream_id"]
+    ids = [m["event_id"] for m in messages[1:]]
+    assert all(i.startswith(stream_id + ":") for i in ids)
+    numbers = [int(i.split(":")[1]) for i in ids]  # deltas waiting together are merged
+    assert numbers == sorted(set(numbers))
+    assert numbers[0] == 1
     assert messages[-1] == {
+        "event_id": f"{stream_id}:6",  # (5 is the usage event, which is not sent)
         "type": "done",
         "session_id": session["session_id"],
         "model": "scripted",

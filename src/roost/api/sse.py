@@ -26,6 +26,11 @@ def data(payload: Any) -> str:
     return f"data: {_encode(payload)}\n\n"
 
 
+def data_with_id(event_id: str, payload: Any) -> str:
+    """An SSE event with an `id:` line, which a reconnecting client sends as Last-Event-ID."""
+    return f"id: {event_id}\ndata: {_encode(payload)}\n\n"
+
+
 class LastFrame(str):
     """The frame that ends a stream: it goes out with the end of the body, in one write."""
 

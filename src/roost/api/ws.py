@@ -39,9 +39,13 @@ class _Delta:
 
     kind: str
     parts: list[str] = field(default_factory=list)
+    id: str | None = None  # the id of the last event merged in (resumable streams)
 
     def payload(self) -> dict[str, Any]:
-        return {"type": self.kind, "delta": "".join(self.parts)}
+        payload = {"type": self.kind, "delta": "".join(self.parts)}
+        if self.id is not None:
+            payload["event_id"] = self.id
+        return payload
 
 
 class Outbox:
@@ -75,13 +79,15 @@ class Outbox:
     def capacity(self) -> int:
         return self._capacity
 
-    def delta(self, kind: str, text: str) -> None:
+    def delta(self, kind: str, text: str, event_id: str | None = None) -> None:
         """Queue a text delta without ever waiting: merge it, or append it.
 
         A delta joins the last waiting one when that is of its kind. When the outbox is
         full it may also join an earlier one of its kind in the trailing run of deltas
         (content and reasoning may then swap order, never cross another message), so a
-        full outbox grows by at most one message per kind of delta.
+        full outbox grows by at most one message per kind of delta. Deltas with event ids
+        (a resumable stream) keep strict order, so the last id a client saw is a true
+        resume point; the merged message carries the id of its last delta.
         """
         if self.closed:
             return
@@ -90,11 +96,12 @@ class Outbox:
                 break
             if item.kind == kind:
                 item.parts.append(text)
+                item.id = event_id
                 self.merged += 1
                 return
-            if len(self._items) < self._capacity:
-                break  # room left: keep strict order, start a new message
-        self._append(_Delta(kind, [text]))
+            if len(self._items) < self._capacity or event_id is not None:
+                break  # room left, or ids that must stay in order: start a new message
+        self._append(_Delta(kind, [text], event_id))
 
     async def put(self, payload: dict[str, Any]) -> None:
         """Queue a message, waiting while the outbox is full (dropped once it is closed)."""

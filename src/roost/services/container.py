@@ -29,6 +29,7 @@ from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
+from roost.services.streams import StreamService
 from roost.services.tool_loop import ToolLoop
 from roost.services.tools.builtin import builtin_tools
 from roost.services.tools.registry import ToolRegistry
@@ -43,7 +44,9 @@ from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
 from roost.storage.message_search import MessageSearch
 from roost.storage.messages import MessageRepository
+from roost.storage.notify import notifier_for
 from roost.storage.roles import RoleRepository
+from roost.storage.streams import StreamRepository
 from roost.storage.users import UserRepository
 
 log = logging.getLogger(__name__)
@@ -74,12 +77,14 @@ class Services:
     consumers: ConsumerService
     dialogue: DialogueService
     transcription: TranscriptionService
+    streams: StreamService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.heartbeat.close()
         await self.inbox.stop()  # no new deliveries while the running turns drain
         await self.turns.drain(drain_seconds)
         await self.agents.drain(drain_seconds)
+        await self.streams.close()  # their last events reach the database
         await self.inbox.close()
         await self.transcription.close()
         await self.memory.close()
@@ -136,8 +141,18 @@ async def build_services(
         approvals = ApprovalService(settings.tools.approval_timeout)
         tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)
         loop = ToolLoop(tools, approvals, settings.tools)
+        streams = StreamService(
+            settings, StreamRepository(database), notifier_for(database, settings.db_url)
+        )
         turns = TurnService(
-            settings, registry, conversations, messages, memory, tools=tools, loop=loop
+            settings,
+            registry,
+            conversations,
+            messages,
+            memory,
+            tools=tools,
+            loop=loop,
+            streams=streams,
         )
         auth = AuthService(
             keys,
@@ -182,6 +197,7 @@ async def build_services(
             ),
             dialogue=DialogueService(turns, conversations, registry),
             transcription=TranscriptionService(settings),
+            streams=streams,
         )
     except BaseException:
         await database.close()

@@ -23,6 +23,7 @@ from roost.services.conversations import ConversationService
 from roost.services.generation import merge_options, model_events
 from roost.services.memory_context import MemoryContext, with_memory
 from roost.services.prompt import build_prompt
+from roost.services.streams import RecordingQueue, StreamRecorder, StreamService
 from roost.services.tool_loop import LoopState, ToolLoop
 from roost.services.tools.base import Tool
 from roost.services.tools.registry import ToolRegistry
@@ -43,6 +44,8 @@ class TurnHandle:
     include_memory: bool = False
     use_tools: bool = True
     inbox_id: int | None = None  # set when the turn answers a queued (inbox) message
+    stream_id: str | None = None  # set when its events are recorded (resumable streams)
+    _stream_created: asyncio.Task[None] | None = None
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _ran: bool = False  # _run began (a task cancelled before its first step never does)
@@ -53,6 +56,18 @@ class TurnHandle:
             if item is _END:
                 return
             yield cast(TurnEvent, item)
+
+    async def events_with_ids(self) -> AsyncIterator[tuple[int | None, TurnEvent]]:
+        """The events with their ids in the stream (None when it is not recorded)."""
+        if self._stream_created is not None:
+            try:  # no id goes out before the stream is in the database
+                await asyncio.shield(self._stream_created)
+            except Exception:
+                self.stream_id = None
+        seq = 0
+        async for event in self.events():
+            seq += 1
+            yield (seq if self.stream_id is not None else None), event
 
     async def result(self) -> TurnDone | TurnFailed:
         """Drain the stream and return its final event."""
@@ -77,8 +92,10 @@ class TurnService:
         memory: MemoryContext | None = None,
         tools: ToolRegistry | None = None,
         loop: ToolLoop | None = None,
+        streams: StreamService | None = None,
     ) -> None:
         self._settings = settings
+        self._streams = streams
         self._memory = memory
         self._tools = tools
         self._loop = loop
@@ -162,6 +179,7 @@ class TurnService:
             stored = await self._messages.append(
                 user.id, conversation.id, role="user", content=text, inbox_id=inbox_id
             )
+            recorder = self._recorder(user, conversation, model_name)
         except BaseException:
             lock.release()
             raise
@@ -176,6 +194,10 @@ class TurnService:
             use_tools=use_tools,
             inbox_id=inbox_id,
         )
+        if recorder is not None:
+            handle.stream_id = recorder.id
+            handle._stream_created = recorder.created
+            handle._queue = RecordingQueue(recorder, _END)
         task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
         handle._task = task
         self._tasks.add(task)
@@ -183,6 +205,13 @@ class TurnService:
         task.add_done_callback(lambda done: _if_never_ran(done, handle, lock))
         self._track(user.id, task)
         return handle
+
+    def _recorder(
+        self, user: User, conversation: Conversation, model: str
+    ) -> StreamRecorder | None:
+        if self._streams is None:
+            return None
+        return self._streams.open(user.id, conversation.public_id, model)
 
     async def _run(
         self, user: User, handle: TurnHandle, options: GenerationOptions, lock: asyncio.Lock

@@ -301,6 +301,33 @@ agent_library = Table(
     UniqueConstraint("user_id", "kind", "name"),
 )
 
+# A turn's stream of events, kept for a while after it ends so that a client can resume
+# it (Last-Event-ID, WebSocket `resume`) on any replica. `seq` is the event's id.
+streams = Table(
+    "streams",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(200), nullable=True),  # the conversation's public id
+    Column("model", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    # Serves the purge: ended streams past their keep time, and abandoned ones.
+    Index("ix_streams_ended_at", "ended_at"),
+    Index("ix_streams_created_at", "created_at"),
+    # Serves "turns started in this session lately" (a WebSocket watching a session).
+    Index("ix_streams_user_id_session_id_created_at", "user_id", "session_id", "created_at"),
+)
+
+stream_events = Table(
+    "stream_events",
+    metadata,
+    Column("stream_id", ForeignKey("streams.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event", Text, nullable=False),  # the event as JSON (services/streams/codec.py)
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 # Made by migrations 0003, 0007 and 0008 in dialect-specific DDL that a Table cannot
 # describe: SQLite's FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
 # generated tsvector column with its GIN index.

@@ -11,6 +11,7 @@ from roost.api.native import (
     search,
     sessions,
     status,
+    streams,
     ws,
 )
 
@@ -24,5 +25,6 @@ router.include_router(approvals.router)
 router.include_router(heartbeat.router)
 router.include_router(ws.router)
 router.include_router(search.router)
+router.include_router(streams.router)
 
 __all__ = ["router"]

@@ -1,4 +1,8 @@
-"""POST /api/chat (one JSON answer) and POST /api/chat/stream (token-by-token SSE)."""
+"""POST /api/chat (one JSON answer) and POST /api/chat/stream (token-by-token SSE).
+
+Stream events carry SSE ids; POST /api/chat/stream with `Last-Event-ID` resumes that
+stream instead of starting a turn (api/native/streams.py).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from roost.api.native.schemas import (
     tokens,
     tool_uses,
 )
-from roost.api.sse import DONE, EventStream, data, sse_response
-from roost.core.errors import from_code
+from roost.api.native.streams import LastEventId, parse_event_id, resumed_frames
+from roost.api.sse import DONE, EventStream, data, data_with_id, sse_response
+from roost.core.errors import InvalidRequest, from_code
 from roost.core.events import TurnFailed
 from roost.services.auth import Principal
 from roost.services.container import Services
@@ -55,10 +60,12 @@ async def chat(
 
 
 async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
-    async for event in handle.events():
-        payload = event_payload(event, handle)
-        if payload is not None:
-            yield data(payload)
+    session_id, model, stream_id = handle.conversation.public_id, handle.model, handle.stream_id
+    async for seq, event in handle.events_with_ids():
+        payload = event_payload(event, session_id, model, stream_id)
+        if payload is None:
+            continue
+        yield data(payload) if seq is None else data_with_id(f"{stream_id}:{seq}", payload)
     yield DONE
 
 
@@ -69,9 +76,21 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
     responses=docs.sse(STREAM, [StreamEvent, "[DONE]"]),
 )
 async def chat_stream(
-    body: ChatRequestBody, services: ServicesDep, principal: PrincipalDep
+    body: ChatRequestBody,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    last_event_id: LastEventId = None,
 ) -> EventStream:
     # Errors before the model starts (bad session, unknown model) are plain JSON errors;
     # after the stream opens they arrive as an `error` event.
+    keepalive = services.settings.limits.sse_keepalive_seconds
+    if last_event_id is not None and last_event_id.strip():  # a reconnect: resume, no new turn
+        stream_id, after = parse_event_id(last_event_id)
+        if stream_id is None:
+            raise InvalidRequest(
+                "Last-Event-ID must be '<stream_id>:<n>' here", param="Last-Event-ID"
+            )
+        followed = await services.streams.follow(principal.user.id, stream_id, after)
+        return sse_response(resumed_frames(followed), keepalive)
     handle = await _start(body, services, principal)
-    return sse_response(_frames(handle), services.settings.limits.sse_keepalive_seconds)
+    return sse_response(_frames(handle), keepalive)

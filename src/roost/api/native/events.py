@@ -16,13 +16,20 @@ from roost.core.events import (
     TurnFailed,
     TurnStarted,
 )
-from roost.services.turns import TurnHandle
 
 
-def event_payload(event: TurnEvent, handle: TurnHandle) -> dict[str, Any] | None:
-    """The event's JSON object, or None for events this dialect does not send (usage)."""
+def event_payload(
+    event: TurnEvent, session_id: str, model: str, stream_id: str | None = None
+) -> dict[str, Any] | None:
+    """The event's JSON object, or None for events this dialect does not send (usage).
+
+    `stream_id` (a recorded turn's) goes on the `session` event: the id to resume with.
+    """
     if isinstance(event, TurnStarted):
-        return {"type": "session", "session_id": event.conversation_id, "model": event.model}
+        started = {"type": "session", "session_id": event.conversation_id, "model": event.model}
+        if stream_id is not None:
+            started["stream_id"] = stream_id
+        return started
     if isinstance(event, ContentDelta):
         return {"type": "content", "delta": event.text}
     if isinstance(event, ReasoningDelta):
@@ -54,8 +61,8 @@ def event_payload(event: TurnEvent, handle: TurnHandle) -> dict[str, Any] | None
     if isinstance(event, TurnDone):
         return {
             "type": "done",
-            "session_id": handle.conversation.public_id,
-            "model": handle.model,
+            "session_id": session_id,
+            "model": model,
             "finish_reason": event.finish_reason,
             "tokens": tokens(event.usage).model_dump(),
             "tools_used": [t.model_dump() for t in tool_uses(event.tools_used)],

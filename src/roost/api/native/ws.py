@@ -14,16 +14,26 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from roost import __version__
 from roost.api.deps import is_loopback, presented_key
 from roost.api.native.events import event_payload
+from roost.api.native.streams import parse_event_id
 from roost.api.ws import POLICY_VIOLATION, Outbox, origin_allowed, pump
 from roost.core.errors import Conflict, InvalidRequest, RoostError, Unauthorized
-from roost.core.events import TurnDone, TurnFailed, TurnStarted
+from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
 from roost.services.auth import Principal
 from roost.services.container import Services
+from roost.services.streams.service import Followed
 from roost.services.turns import TurnHandle
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,12 @@ class ChatIn(_In):
     include_memory: StrictBool | None = None
 
 
+class ResumeIn(_In):
+    # `after`: the last event id seen ("<stream_id>:<n>"), or n with `stream_id`.
+    after: StrictStr | StrictInt = Field(0, union_mode="left_to_right")
+    stream_id: StrictStr | None = Field(None, min_length=1, max_length=MAX_ID)
+
+
 class ApproveIn(_In):
     id: StrictStr = Field(min_length=1, max_length=MAX_ID)
     approve: StrictBool
@@ -66,7 +82,9 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"code": code, "message": message}}
 
 
-_HANDLERS = {kind: f"_{kind}" for kind in ("session", "chat", "approve", "cancel", "ping")}
+_HANDLERS = {
+    kind: f"_{kind}" for kind in ("session", "chat", "resume", "approve", "cancel", "ping")
+}
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)  # the client left mid-call
 
 
@@ -75,8 +93,10 @@ class ChatSocket:
 
     __slots__ = (
         "cancel_asked",
+        "following",
         "handle",
         "outbox",
+        "own_streams",
         "running",
         "sender_gone",
         "services",
@@ -84,6 +104,8 @@ class ChatSocket:
         "started",
         "turn",
         "user",
+        "watched",
+        "watcher",
         "ws",
     )
 
@@ -98,7 +120,11 @@ class ChatSocket:
         self.running = False  # from `chat` until its `done` or `error` is queued
         self.started = False  # the turn's task has begun (it can be cancelled safely)
         self.cancel_asked = False
+        self.following = False  # relaying a resumed stream, not a turn of this connection
         self.sender_gone = False
+        self.watcher: asyncio.Task[None] | None = None  # announces turns begun elsewhere
+        self.watched: str | None = None
+        self.own_streams: set[str] = set()
 
     async def run(self) -> None:
         """Read the client here; send from one task. Whichever side ends first ends both."""
@@ -131,6 +157,8 @@ class ChatSocket:
 
     def _leave(self) -> None:
         """The client is gone; a turn carries on in the service and is saved there."""
+        if self.watcher is not None:
+            self.watcher.cancel()
         turn = self.turn
         if turn is not None and not turn.done():
             if self.handle is not None:
@@ -188,6 +216,7 @@ class ChatSocket:
         await self.outbox.put(
             {"type": "session", "session_id": conversation.public_id, "title": conversation.title}
         )
+        self._watch()
 
     async def _chat(self, data: dict[str, Any]) -> None:
         body: ChatIn = _parse(ChatIn, data)
@@ -195,7 +224,30 @@ class ChatSocket:
             raise Conflict("a turn is already running on this connection: wait or cancel it")
         self.services.turns.validate_message(body.message)
         self.running, self.started, self.cancel_asked, self.handle = True, False, False, None
+        self.following = False
         self.turn = asyncio.create_task(self._relay(body))
+
+    async def _resume(self, data: dict[str, Any]) -> None:
+        body: ResumeIn = _parse(ResumeIn, data)
+        if self.running:
+            raise Conflict("a turn is running on this connection: wait for done or cancel it")
+        stream_id, after = body.stream_id, body.after
+        if isinstance(after, str):
+            named, after = parse_event_id(after[:MAX_ID])
+            stream_id = stream_id or named
+            if named is not None and named != stream_id:
+                raise InvalidRequest("'after' names another stream than 'stream_id'", "after")
+        if stream_id is None:
+            raise InvalidRequest("resume needs 'stream_id', or 'after' as '<stream_id>:<n>'")
+        if after < 0:
+            raise InvalidRequest("'after' must not be negative", param="after")
+        followed = await self.services.streams.follow(self.user.id, stream_id, after)
+        self.session_id = followed.session_id or self.session_id
+        self.running, self.started, self.cancel_asked, self.handle = True, True, False, None
+        self.following = True
+        self.own_streams.add(followed.stream_id)
+        self._watch()
+        self.turn = asyncio.create_task(self._relay_followed(followed))
 
     async def _approve(self, data: dict[str, Any]) -> None:
         body: ApproveIn = _parse(ApproveIn, data)
@@ -207,7 +259,9 @@ class ChatSocket:
         if not self.running:
             return
         self.cancel_asked = True
-        if self.started and self.handle is not None:
+        if self.following and self.turn is not None:
+            self.turn.cancel()  # stop relaying; the turn is not this connection's to stop
+        elif self.started and self.handle is not None:
             self.handle.cancel()
 
     async def _ping(self, data: dict[str, Any]) -> None:
@@ -237,6 +291,12 @@ class ChatSocket:
             await self._finish(_error("internal_error", str(exc)))
             return
         self.handle = handle
+        if handle.stream_id is not None:
+            # Before this task yields, so the session's watcher knows it is ours: start()
+            # returns before the stream's row (whose notification it waits for) is written.
+            if len(self.own_streams) > 256:
+                self.own_streams.clear()
+            self.own_streams.add(handle.stream_id)
         if self.outbox.closed:
             return
         if handle.conversation.public_id != self.session_id:
@@ -245,25 +305,95 @@ class ChatSocket:
             await self.outbox.put(
                 {"type": "session", "session_id": self.session_id, "title": title}
             )
-        async for event in handle.events():
+        self._watch()
+        stream_id = handle.stream_id
+        async for seq, event in handle.events_with_ids():
             if isinstance(event, TurnStarted):
                 # Cancelling before the turn's task runs would skip its own clean-up, so a
                 # cancel that came early is applied here.
                 self.started = True
                 if self.cancel_asked:
                     handle.cancel()
+                if stream_id is not None:  # the ids to resume with, should we be cut off
+                    await self.outbox.put(
+                        {
+                            "type": "stream",
+                            "stream_id": stream_id,
+                            "event_id": f"{stream_id}:{seq}",
+                        }
+                    )
                 continue
-            payload = event_payload(event, handle)
-            if payload is None:
-                continue
-            if payload["type"] in ("content", "reasoning"):
-                self.outbox.delta(payload["type"], payload["delta"])
-            elif isinstance(event, TurnDone | TurnFailed):
-                await self._finish(payload)
+            event_id = None if seq is None else f"{stream_id}:{seq}"
+            if await self._forward(event, event_id, handle.conversation.public_id, handle.model):
                 return
-            else:
-                await self.outbox.put(payload)
         await self._finish(_error("internal_error", "the turn ended without a result"))
+
+    async def _relay_followed(self, followed: Followed) -> None:
+        """Relay a resumed stream (from any replica) until its done or error."""
+        try:
+            async for seq, event in followed.events:
+                if isinstance(event, TurnStarted):
+                    continue  # the session is known; the `stream` message was sent before
+                event_id = f"{followed.stream_id}:{seq}"
+                if await self._forward(event, event_id, followed.session_id, followed.model):
+                    return
+        except asyncio.CancelledError:
+            if self.cancel_asked and not self.outbox.closed:
+                await self._finish(_error("cancelled", "stopped following the stream"))
+            raise
+        if followed.ended:  # the client had the whole turn already: nothing to repeat
+            self.running = False
+            return
+        await self._finish(
+            _error("stream_interrupted", "the stream stopped before its end: resume it again")
+        )
+
+    def _watch(self) -> None:
+        """Announce turns that begin in the current session elsewhere: another connection,
+        another API, another replica. The client may `resume` one to see it stream."""
+        if self.session_id == self.watched or self.outbox.closed:
+            return
+        if self.watcher is not None:
+            self.watcher.cancel()
+        self.watched = self.session_id
+        if self.session_id is not None:
+            self.watcher = asyncio.create_task(self._announce(self.session_id))
+
+    async def _announce(self, session_id: str) -> None:
+        streams = self.services.streams.watch_session(self.user.id, session_id)
+        try:
+            async for stream_id in streams:
+                if stream_id in self.own_streams:
+                    continue
+                await self.outbox.put(
+                    {
+                        "type": "stream",
+                        "stream_id": stream_id,
+                        "event_id": f"{stream_id}:0",  # resume from here: the whole turn
+                        "session_id": session_id,
+                        "elsewhere": True,
+                    }
+                )
+        except RoostError as exc:  # the database is away: announcements stop, chat goes on
+            log.warning("stopped watching session %s: %s", session_id, exc.message)
+
+    async def _forward(
+        self, event: TurnEvent, event_id: str | None, session_id: str, model: str
+    ) -> bool:
+        """Queue one event for the client; True when it ended the turn."""
+        payload = event_payload(event, session_id, model)
+        if payload is None:
+            return False
+        if payload["type"] in ("content", "reasoning"):
+            self.outbox.delta(payload["type"], payload["delta"], event_id)
+            return False
+        if event_id is not None:  # not "id": tool_start and approvals have their own
+            payload["event_id"] = event_id
+        if isinstance(event, TurnDone | TurnFailed):
+            await self._finish(payload)
+            return True
+        await self.outbox.put(payload)
+        return False
 
     async def _finish(self, payload: dict[str, Any]) -> None:
         self.running = False  # before the client can see it, so its next chat is accepted
