@@ -13,8 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.native.events import event_payload
+from roost.api.native.schemas import STREAM, StreamEvent
 from roost.api.sse import DONE, EventStream, data_with_id, sse_response
 from roost.core.errors import InvalidRequest
 from roost.core.events import TurnDone, TurnFailed
@@ -51,7 +53,12 @@ async def resumed_frames(followed: Followed) -> AsyncIterator[str]:
     # [DONE], so the client reconnects with the last id it saw.
 
 
-@router.get("/{stream_id}", response_class=EventStream)
+@router.get(
+    "/{stream_id}",
+    response_class=EventStream,
+    status_code=200,
+    responses=docs.sse(STREAM, [StreamEvent, "[DONE]"]),
+)
 async def resume_stream(
     stream_id: Annotated[str, Path(max_length=64)],
     services: ServicesDep,
