@@ -76,6 +76,7 @@ def create_app(
             await services.consumers.start()  # a bad secrets file refuses the start
             await services.transcription.check()
             await services.memory.start(services.auth.default_user)
+            await services.turns.recover()  # before any turn: crashed turns get an error
             await services.inbox.start()
             services.heartbeat.start()  # only ticks when [heartbeat] enabled
         except BaseException:

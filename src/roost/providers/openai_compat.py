@@ -158,6 +158,24 @@ def _status_message(exc: Any) -> str:
     return str(getattr(exc, "message", exc))
 
 
+_STALE = (
+    "ServerDisconnectedError",
+    "RemoteProtocolError",
+    "ConnectionResetError",
+    "BrokenPipeError",
+)
+
+
+def stale_connection(exc: BaseException) -> bool:
+    """Whether sending failed on a pooled connection the server had closed: it hung up
+    before any response (aiohttp: ServerDisconnectedError; httpx: RemoteProtocolError
+    "Server disconnected without sending a response"; or a reset). Not a refusal."""
+    chain = _chain(exc)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return False
+    return any(type(e).__name__ in _STALE for e in chain)
+
+
 def describe_failure(
     sdk: ModuleType, exc: BaseException, url: str, timeout: float, *, started: bool
 ) -> str:
@@ -381,7 +399,17 @@ class OpenAIProvider(RemoteModel):
         kind, url, headers, extensions = self._prototype
         content = json.dumps(body).encode()
         request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
-        response = await self._http.send(request, stream=True)
+        try:
+            response = await self._http.send(request, stream=True)
+        except Exception as exc:
+            if not stale_connection(exc):
+                raise
+            # A kept-alive connection the upstream closed while it sat in the pool (the
+            # model server restarted, or its idle timeout passed): no answer came, so send
+            # once more, on a new connection. Without this, the first request after every
+            # upstream restart failed.
+            request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
+            response = await self._http.send(request, stream=True)
         if response.status_code >= 400:
             await response.aread()
             raise self._client._make_status_error_from_response(response)
