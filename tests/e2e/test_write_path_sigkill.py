@@ -21,7 +21,8 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ from tests.upstreams import ToolCall, openai_upstream
 
 pytestmark = pytest.mark.e2e
 
-ROUNDS = 5
+ROUNDS = 4
+SPREAD = 3.0  # seconds after the request over which the kills are spread
 WORDS = " ".join(f"w{i}" for i in range(16))  # ~16 chunks: about a second of streaming
 SEND = ToolCall("send_message", {"inner_thoughts": "Reply.", "message": "Agent reply"}, id="c1")
 
@@ -122,8 +124,15 @@ def memory_send(client: httpx.Client, target: str, text: str) -> bool:
     return response.status_code == 200
 
 
-def attempt(server: Server, send: Send, target: str, text: str, rng: random.Random) -> Outcome:
-    """Send in a thread, kill -9 the server at a random moment, report what the client saw."""
+def attempt(server: Server, send: Send, target: str, text: str, delay: float) -> Outcome:
+    """Send in a thread, kill -9 the server `delay` seconds later, report what the client
+    saw."""
+    with server.client() as client:
+        # Warm up (the app is built and the model client made lazily, seconds on a busy
+        # machine), so that the kill lands in the request itself: a stateless call stores
+        # nothing.
+        warm = {"model": "remote", "messages": [{"role": "user", "content": "warm"}]}
+        assert client.post("/v1/chat/completions", json=warm).status_code == 200
     outcome = Outcome(text)
 
     def run() -> None:
@@ -135,17 +144,17 @@ def attempt(server: Server, send: Send, target: str, text: str, rng: random.Rand
 
     thread = threading.Thread(target=run)
     thread.start()
-    time.sleep(rng.uniform(0.0, 1.5))
+    time.sleep(delay)
     server.kill()
     thread.join(30)
     assert not thread.is_alive(), "the client hung after the server died"
     return outcome
 
 
-def conversation_rows(client: httpx.Client, path: str, key: str) -> list[tuple[str, str, Any]]:
+def conversation_rows(client: httpx.Client, path: str) -> list[tuple[str, str, Any]]:
     response = client.get(path)
     assert response.status_code == 200, response.text
-    return [(m["role"], m["content"], m["error"]) for m in response.json()[key]]
+    return [(m["role"], m["content"], m["error"]) for m in response.json()["messages"]]
 
 
 def check_turns(rows: list[tuple[str, str, Any]], outcomes: list[Outcome], seed: int) -> None:
@@ -168,37 +177,46 @@ def check_turns(rows: list[tuple[str, str, Any]], outcomes: list[Outcome], seed:
             assert pairs[index][1][1:] == (f"re: {outcome.text}", None), (seed, rows)
 
 
-def run_rounds(
+@dataclass
+class Killed:
+    server: Server
+    target: str
+    outcomes: list[Outcome]
+    seed: int
+
+
+@contextmanager
+def killed_rounds(
     tmp_path: Path,
     behavior: dict[str, Any],
     prepare: Callable[[httpx.Client], str],
     send: Send,
     text_of: Callable[[int], str],
-) -> tuple[Server, str, list[Outcome], int]:
+) -> Iterator[Killed]:
+    """ROUNDS starts of the server, each killed during one request; then a last start."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     home = tmp_path / "home"
     home.mkdir()
-    upstream = openai_upstream(**behavior).__enter__()
-    configure(home, upstream.base_url)
-    server = Server(home, free_port())
-    server.start()
-    with server.client() as client:
-        target = prepare(client)
-    outcomes = []
-    for round_ in range(ROUNDS):
-        if round_:
+    with openai_upstream(**behavior) as upstream:
+        configure(home, upstream.base_url)
+        server = Server(home, free_port())
+        try:
             server.start()
-        outcomes.append(attempt(server, send, target, text_of(round_), rng))
-    server.start()
-    server.upstream = upstream  # type: ignore[attr-defined]  # closed by the caller
-    return server, target, outcomes, seed
-
-
-def finish(server: Server) -> None:
-    server.stop()
-    server.upstream.__exit__(None, None, None)  # type: ignore[attr-defined]
-    log = (server.home / "server.log").read_text()
+            with server.client() as client:
+                target = prepare(client)
+            outcomes = []
+            for round_ in range(ROUNDS):
+                if round_:
+                    server.start()
+                # Spread over before, during and after the answer (about a second).
+                delay = (round_ + rng.random()) * SPREAD / ROUNDS
+                outcomes.append(attempt(server, send, target, text_of(round_), delay))
+            server.start()
+            yield Killed(server, target, outcomes, seed)
+        finally:
+            server.stop()
+    log = (home / "server.log").read_text()
     assert "Traceback" not in log, log[-3000:]
 
 
@@ -213,118 +231,112 @@ def question(round_: int) -> str:
 ECHO = {"echo": True, "chunk_delay": 0.06}
 
 
-@pytest.mark.parametrize(
-    ("name", "prepare", "send", "path", "key"),
-    [
-        ("native", new_session, native_send, "/api/sessions/{}", "messages"),
-        ("v1", lambda c: "kill-v1", v1_send, "/api/sessions/{}", "messages"),
-        (
-            "llamachat",
-            lambda c: str(c.post("/api/conversations").json()["id"]),
-            llamachat_send,
-            "/api/conversations/{}",
-            "messages",
-        ),
-    ],
-    ids=lambda v: v if isinstance(v, str) and not v.startswith("/") else "",
-)
+def new_agent(client: httpx.Client) -> str:
+    made = client.post("/api/agents", json={"config": {"name": "killed"}})
+    return str(made.json()["agent_state"]["id"])
+
+
+def new_conversation(client: httpx.Client) -> str:
+    return str(client.post("/api/conversations").json()["id"])
+
+
+CHAT_PATHS = {
+    # name: (prepare, send, where the conversation is read)
+    "native": (new_session, native_send, "/api/sessions/{}"),
+    "v1": (lambda c: "kill-v1", v1_send, "/api/sessions/{}"),
+    "llamachat": (new_conversation, llamachat_send, "/api/conversations/{}"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHAT_PATHS))
 def test_a_killed_chat_turn_is_answered_once_or_recorded_as_interrupted(
-    tmp_path: Path,
-    name: str,
-    prepare: Callable[[httpx.Client], str],
-    send: Send,
-    path: str,
-    key: str,
+    tmp_path: Path, name: str
 ) -> None:
-    server, target, outcomes, seed = run_rounds(tmp_path, ECHO, prepare, send, question)
-    try:
-        with server.client() as client:
-            if name == "v1" and all(not o.ok and not o.detail for o in outcomes):
-                pytest.fail("no round reached the server")
-            detail = client.get(path.format(target))
-            rows = (
-                conversation_rows(client, path.format(target), key)
-                if detail.status_code == 200
-                else []
-            )
-            check_turns(rows, outcomes, seed)
-            # The conversation still works.
-            assert send(client, target, "after the kills")
-            after = conversation_rows(client, path.format(target), key)
-            assert after[-2:] == [
-                ("user", "after the kills", None),
-                ("assistant", "re: after the kills", None),
-            ]
-    finally:
-        finish(server)
+    prepare, send, path = CHAT_PATHS[name]
+    with (
+        killed_rounds(tmp_path, ECHO, prepare, send, question) as run,
+        run.server.client() as client,
+    ):
+        where = path.format(run.target)
+        found = client.get(where)
+        # /v1 creates its session with the first stored message: none may exist yet.
+        rows = conversation_rows(client, where) if found.status_code == 200 else []
+        check_turns(rows, run.outcomes, run.seed)
+        # The kills did land while messages were being answered.
+        assert rows, f"no round got as far as storing its message (seed {run.seed})"
+        assert send(client, run.target, "after the kills")  # the conversation works
+        after = conversation_rows(client, where)
+    assert after[-2:] == [
+        ("user", "after the kills", None),
+        ("assistant", "re: after the kills", None),
+    ]
 
 
 def test_a_killed_kernel2_chat_leaves_nothing_behind(tmp_path: Path) -> None:
-    server, _, _, _ = run_rounds(tmp_path, ECHO, lambda c: "", kernel2_send, question)
-    try:
-        with server.client() as client:
-            assert kernel2_send(client, "", "after the kills")
-            assert client.get("/api/sessions").json()["sessions"] == []
-    finally:
-        finish(server)
+    with (
+        killed_rounds(tmp_path, ECHO, lambda c: "", kernel2_send, question) as run,
+        run.server.client() as client,
+    ):
+        assert kernel2_send(client, "", "after the kills")
+        assert client.get("/api/sessions").json()["sessions"] == []
 
 
 def test_a_killed_memgpt_turn_is_never_answered_twice(tmp_path: Path) -> None:
-    def new_agent(client: httpx.Client) -> str:
-        made = client.post("/api/agents", json={"config": {"name": "killed"}})
-        return str(made.json()["agent_state"]["id"])
-
     behavior = {"reply": "", "tool_calls": (SEND,), "chunk_delay": 0.15}
-    server, agent, outcomes, seed = run_rounds(
-        tmp_path, behavior, new_agent, memgpt_send, lambda n: f"agent question {n}"
-    )
-    try:
-        with server.client() as client:
-            assert memgpt_send(client, agent, "after the kills")
-            listed = client.get(f"/api/agents/{agent}/messages", params={"start": 0, "count": 500})
-            messages = listed.json()["messages"]
-    finally:
-        finish(server)
-    users = [json.loads(m["text"])["message"] for m in messages if m["role"] == "user"]
-    users = [u for u in users if u.startswith(("agent question", "after the kills"))]
-    sent = [o.text for o in outcomes] + ["after the kills"]
-    assert users == [t for t in sent if t in users], f"duplicated or reordered (seed {seed})"
-    for outcome in outcomes:
-        if outcome.ok:
-            assert outcome.text in users, f"an answered message was lost (seed {seed})"
-    # Each stored user message is followed by at most one step chain ending in one reply.
-    replies_after: list[int] = []
+    asked = "agent question {}".format
+    with (
+        killed_rounds(tmp_path, behavior, new_agent, memgpt_send, asked) as run,
+        run.server.client() as client,
+    ):
+        assert memgpt_send(client, run.target, "after the kills")
+        params = {"start": 0, "count": 500}
+        listed = client.get(f"/api/agents/{run.target}/messages", params=params)
+    messages = list(reversed(listed.json()["messages"]))  # listed newest first
+    seed = run.seed
+    users: list[str] = []
+    replies_after: list[int] = []  # reply steps after each of our messages
     for message in messages:
         if message["role"] == "user":
-            replies_after.append(0)
+            packed = json.loads(message["text"])
+            if packed.get("type") == "user_message":
+                users.append(packed["message"])
+                replies_after.append(0)
         elif message["role"] == "assistant" and replies_after:
             replies_after[-1] += 1
+    sent = [o.text for o in run.outcomes] + ["after the kills"]
+    assert users == [t for t in sent if t in users], f"duplicated or reordered (seed {seed})"
+    for outcome in run.outcomes:
+        if outcome.ok:
+            assert outcome.text in users, f"an answered message was lost (seed {seed})"
     assert all(count <= 1 for count in replies_after), (seed, replies_after)
     assert replies_after[-1] == 1  # the message after the kills was answered
 
 
-def test_a_killed_memory_write_leaves_one_whole_version(tmp_path: Path) -> None:
-    def version(n: int) -> str:
-        # Large enough that writing and indexing it takes a while.
-        return f"# Version {n}\n\nmarker{n}okapi\n\n" + ("filler text for the index. " * 8000)
+def version(n: int) -> str:
+    # Large enough that writing and indexing it takes a while.
+    return f"# Version {n}\n\nmarker{n}okapi\n\n" + ("filler text for the index. " * 8000)
 
-    server, target, outcomes, seed = run_rounds(
-        tmp_path, {}, lambda c: "notes/killed.md", memory_send, version
-    )
-    try:
-        with server.client() as client:
-            file = client.get(f"/api/memory/files/{target}")
-            versions = [version(n) for n in range(ROUNDS)]
-            if file.status_code == 404:
-                assert not any(o.ok for o in outcomes), f"a written file was lost (seed {seed})"
-            else:
-                assert file.text in versions, f"a torn file (seed {seed})"
-                current = versions.index(file.text)
-                last_ok = max((n for n, o in enumerate(outcomes) if o.ok), default=-1)
-                assert current >= last_ok, f"an acknowledged write was lost (seed {seed})"
-                for n in range(ROUNDS):
-                    found = client.get("/api/memory/search", params={"q": f"marker{n}okapi"})
-                    files = [r["file"] for r in found.json()["results"]]
-                    assert (target in files) == (n == current), (seed, n, current, files)
-    finally:
-        finish(server)
+
+def test_a_killed_memory_write_leaves_one_whole_version(tmp_path: Path) -> None:
+    target = "notes/killed.md"
+    with (
+        killed_rounds(tmp_path, {}, lambda c: target, memory_send, version) as run,
+        run.server.client() as client,
+    ):
+        file = client.get(f"/api/memory/files/{target}")
+        searches = {
+            n: client.get("/api/memory/search", params={"q": f"marker{n}okapi"}).json()
+            for n in range(ROUNDS)
+        }
+    seed, outcomes = run.seed, run.outcomes
+    if file.status_code == 404:
+        assert not any(o.ok for o in outcomes), f"a written file was lost (seed {seed})"
+        return
+    versions = [version(n) for n in range(ROUNDS)]
+    assert file.text in versions, f"a torn file (seed {seed})"
+    current = versions.index(file.text)
+    last_ok = max((n for n, o in enumerate(outcomes) if o.ok), default=-1)
+    assert current >= last_ok, f"an acknowledged write was lost (seed {seed})"
+    for n, found in searches.items():
+        files = [r["file"] for r in found["results"]]
+        assert (target in files) == (n == current), (seed, n, current, files)
