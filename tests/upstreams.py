@@ -469,6 +469,6 @@ def openai_upstream(port: int = 0, **behavior: Any) -> AbstractContextManager[Up
     return _serve(behavior, openai_app, "/v1", port)
 
 
-def anthropic_upstream(**behavior: Any) -> AbstractContextManager[Upstream]:
+def anthropic_upstream(port: int = 0, **behavior: Any) -> AbstractContextManager[Upstream]:
     """An Anthropic-compatible server: /v1/messages (streaming) and /v1/models."""
-    return _serve(behavior, anthropic_app, "")
+    return _serve(behavior, anthropic_app, "", port)
