@@ -77,6 +77,7 @@ def create_app(
             await services.transcription.check()
             await services.memory.start(services.auth.default_user)
             await services.turns.recover()  # before any turn: crashed turns get an error
+            await services.agents.resume_interrupted()  # agents answer what a crash cut
             await services.inbox.start()
             services.heartbeat.start()  # only ticks when [heartbeat] enabled
         except BaseException:
