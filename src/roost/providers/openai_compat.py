@@ -167,13 +167,10 @@ _STALE = (
 
 
 def stale_connection(exc: BaseException) -> bool:
-    """Whether sending failed on a pooled connection the server had closed: it hung up
-    before any response (aiohttp: ServerDisconnectedError; httpx: RemoteProtocolError
-    "Server disconnected without sending a response"; or a reset). Not a refusal."""
+    """Whether a pooled connection the server had closed failed the send (no response)."""
     chain = _chain(exc)
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return False
-    return any(type(e).__name__ in _STALE for e in chain)
+    refused = any(isinstance(e, ConnectionRefusedError) for e in chain)
+    return not refused and any(type(e).__name__ in _STALE for e in chain)
 
 
 def describe_failure(
@@ -404,10 +401,7 @@ class OpenAIProvider(RemoteModel):
         except Exception as exc:
             if not stale_connection(exc):
                 raise
-            # A kept-alive connection the upstream closed while it sat in the pool (the
-            # model server restarted, or its idle timeout passed): no answer came, so send
-            # once more, on a new connection. Without this, the first request after every
-            # upstream restart failed.
+            # A pooled connection the upstream closed (restart, idle): once more, on a new one.
             request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
             response = await self._http.send(request, stream=True)
         if response.status_code >= 400:
