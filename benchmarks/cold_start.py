@@ -10,7 +10,10 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from benchmarks._figures import Figure, Size
 from benchmarks._server import free_port, start_roost, stop, wait_for_health
+
+ROUNDS: dict[Size, int] = {"small": 3, "full": 7}
 
 BARE_APP = textwrap.dedent(
     """
@@ -48,20 +51,32 @@ def roost_round(home: Path) -> float:
         stop(process)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+def measure(rounds: int) -> list[Figure]:
     home = Path(tempfile.mkdtemp(prefix="roost-cold-"))
     first = roost_round(home)  # creates and migrates the database
     print(f"first start (new database): {first:.3f} s")
     bare, roost = [], []
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         bare.append(bare_round())
         roost.append(roost_round(home))
     b, r = statistics.median(bare), statistics.median(roost)
-    print(f"bare uvicorn app: {b:.3f} s   roost serve: {r:.3f} s (medians of {args.rounds})")
+    print(f"bare uvicorn app: {b:.3f} s   roost serve: {r:.3f} s (medians of {rounds})")
     print(f"ratio roost/bare: {r / b:.2f}; roost absolute {r:.3f} s (target < 1 s)")
+    return [
+        Figure("cold start: serve to /health 200", r, "s", b, target="value < 1"),
+        Figure("cold start: first start, new database", first, "s"),
+    ]
+
+
+def figures(size: Size) -> list[Figure]:
+    return measure(ROUNDS[size])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=ROUNDS["full"])
+    args = parser.parse_args()
+    measure(args.rounds)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ the OpenAI SDK call, running the function, storing the step's messages, the resp
 - memory: roost's RSS once warmed up (the measured agents used), then after creating 1,000 more
   agents and sending each one message (so each has been run once), per agent.
 
-    .venv/bin/python benchmarks/memgpt_agents.py [--messages 300] [--agents 1000]
+    .venv/bin/python -m benchmarks.memgpt_agents [--messages 300] [--agents 1000]
 """
 
 from __future__ import annotations
@@ -29,8 +29,13 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _server import PASSWORD, free_port, start_roost, stop, wait_for_health
+from benchmarks._figures import Figure, Size
+from benchmarks._server import PASSWORD, free_port, start_roost, stop, wait_for_health
+
+SIZES: dict[Size, dict[str, int]] = {
+    "small": {"messages": 64, "agents": 150},
+    "full": {"messages": 300, "agents": 1000},
+}
 
 POOL = 96  # agents the step measurements use in turn
 HEAD = {"id": "chatcmpl-fast", "object": "chat.completion.chunk", "created": 1, "model": "fast"}
@@ -95,7 +100,8 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int) -> None:
+async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int) -> list[Figure]:
+    found: list[Figure] = []
     headers = {"authorization": f"Bearer {PASSWORD}"}
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(
@@ -157,6 +163,11 @@ async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int)
                     f"{concurrent:>14} overhead per step {r50 - d50:.2f} ms (p50), "
                     f"steps/s ratio {roost_rate / direct_rate:.3f} of the upstream alone"
                 )
+                label = f"MemGPT, {concurrent} agent{'s' if concurrent > 1 else ''} at once"
+                found += [
+                    Figure(f"{label}: overhead per step p50", r50 - d50, "ms"),
+                    Figure(f"{label}: steps/s", roost_rate, "/s", direct_rate),
+                ]
 
         # The baseline: everything loaded and used (SDK, model client, caches).
         await asyncio.sleep(1.0)
@@ -172,6 +183,46 @@ async def run(roost: str, upstream: str, messages: int, agents_n: int, pid: int)
             f"{(after - baseline_rss) / agents_n:.1f} KiB per agent "
             f"(ratio {after / baseline_rss:.3f} of the baseline)"
         )
+        per_agent = (after - baseline_rss) / agents_n
+        found.append(Figure("MemGPT RSS per idle agent", per_agent, "KiB"))
+        found.append(
+            Figure("MemGPT RSS after the idle agents", after / 1024, "MiB", baseline_rss / 1024)
+        )
+    return found
+
+
+def measure(messages: int, agents: int) -> list[Figure]:
+    upstream_port, roost_port = free_port(), free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.memgpt_agents", "--upstream-only", str(upstream_port)],
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    home = Path(tempfile.mkdtemp(prefix="roost-bench-"))
+    (home / "config.toml").write_text(
+        '[agents]\nmodel = "fast"\nmax_agents = 100000\n\n[models.fast]\nprovider = "openai"\n'
+        f'base_url = "http://127.0.0.1:{upstream_port}/v1"\nmodel = "fast"\napi_key = "k"\n'
+        "context_window = 32768\n"
+    )
+    roost = start_roost(home, roost_port)
+    try:
+        wait_for_health(f"http://127.0.0.1:{roost_port}", roost)
+        return asyncio.run(
+            run(
+                f"http://127.0.0.1:{roost_port}",
+                f"http://127.0.0.1:{upstream_port}/v1",
+                messages,
+                agents,
+                roost.pid,
+            )
+        )
+    finally:
+        stop(roost)
+        upstream.terminate()
+        upstream.wait(10)
+
+
+def figures(size: Size) -> list[Figure]:
+    return measure(**SIZES[size])
 
 
 def main() -> None:
@@ -183,30 +234,7 @@ def main() -> None:
     if args.upstream_only:
         asyncio.run(_upstream(args.upstream_only))
         return
-    upstream_port, roost_port = free_port(), free_port()
-    upstream = subprocess.Popen([sys.executable, __file__, "--upstream-only", str(upstream_port)])
-    home = Path(tempfile.mkdtemp(prefix="roost-bench-"))
-    (home / "config.toml").write_text(
-        '[agents]\nmodel = "fast"\nmax_agents = 100000\n\n[models.fast]\nprovider = "openai"\n'
-        f'base_url = "http://127.0.0.1:{upstream_port}/v1"\nmodel = "fast"\napi_key = "k"\n'
-        "context_window = 32768\n"
-    )
-    roost = start_roost(home, roost_port)
-    try:
-        wait_for_health(f"http://127.0.0.1:{roost_port}", roost)
-        asyncio.run(
-            run(
-                f"http://127.0.0.1:{roost_port}",
-                f"http://127.0.0.1:{upstream_port}/v1",
-                args.messages,
-                args.agents,
-                roost.pid,
-            )
-        )
-    finally:
-        stop(roost)
-        upstream.terminate()
-        upstream.wait(10)
+    measure(args.messages, args.agents)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ then through roost's MemoryService (keyword index on SQLite):
 - search p50/p99 through the service ÷ the very same bm25 statement run directly on the
   SQLite file on a plain connection (target ≤ 1.5).
 
-    .venv/bin/python benchmarks/memory_index.py [--mb 50] [--queries 300]
+    .venv/bin/python -m benchmarks.memory_index [--mb 50] [--queries 300]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._figures import Figure, Size
 from roost.config import load_settings
 from roost.services.container import build_services
 from roost.storage import sqlite_driver
@@ -38,6 +39,10 @@ COMMON = re.findall(
     "guitar chord running marathon training sleep coffee tea book chapter author idea "
     "plan review",
 )
+SIZES: dict[Size, dict[str, int]] = {
+    "small": {"megabytes": 8, "queries": 100},
+    "full": {"megabytes": 50, "queries": 200},
+}
 
 
 def vocabulary(rng: random.Random, size: int = 20_000) -> tuple[list[str], list[float]]:
@@ -109,7 +114,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def main(megabytes: int, queries: int) -> None:
+async def main(megabytes: int, queries: int) -> list[Figure]:
     rng = random.Random(7)
     home = Path(tempfile.mkdtemp(prefix="roost-memory-bench-"))
     settings = load_settings(home=home, env={"ROOST_HOME": str(home)})
@@ -174,8 +179,19 @@ async def main(megabytes: int, queries: int) -> None:
             f"ratio p50 {r50 / d50:.2f}, p99 {r99 / d99:.2f} (target ≤ 1.5); "
             f"mean {statistics.mean(roost_times) / statistics.mean(direct_times):.2f}"
         )
+        rate, floor_rate = size / 1e6 / seconds, size / 1e6 / floor
+        return [
+            Figure("memory full index", rate, "MB/s", floor_rate, target="value >= 20"),
+            Figure("memory re-index one edited file", one * 1000, "ms", target="value <= 50"),
+            Figure("memory search p50", r50, "ms", d50, target="ratio <= 1.5"),
+            Figure("memory search p99", r99, "ms", d99, target="ratio <= 1.5"),
+        ]
     finally:
         await services.close()
+
+
+def figures(size: Size) -> list[Figure]:
+    return asyncio.run(main(**SIZES[size]))
 
 
 if __name__ == "__main__":

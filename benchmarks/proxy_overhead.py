@@ -10,7 +10,7 @@ On a machine with two or more cores, roost gets a core of its own and the upstre
 the client share another, as when the model server runs on its own hardware; otherwise
 roost's CPU use would slow the upstream's token clock and count twice.
 
-    .venv/bin/python benchmarks/proxy_overhead.py [--tokens 32] [--delay-ms 10] [--rounds 3]
+    .venv/bin/python -m benchmarks.proxy_overhead [--tokens 32] [--delay-ms 10] [--rounds 3]
 
 Target (issue 3): added p50 ≤ 2 ms, throughput ≥ 0.9 of direct.
 """
@@ -29,8 +29,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _server import PASSWORD, free_port, start_roost, stop, wait_for_health
+from benchmarks._figures import Figure, Size
+from benchmarks._server import PASSWORD, free_port, start_roost, stop, wait_for_health
+
+SIZES: dict[Size, dict[str, int]] = {
+    "small": {"rounds": 1, "requests": 300},
+    "full": {"rounds": 3, "requests": 1500},
+}
 
 BODY = json.dumps(
     {
@@ -112,22 +117,17 @@ def _pin(roost_pid: int, upstream_pid: int) -> bool:
     return True
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=32, help="content chunks per reply")
-    parser.add_argument("--delay-ms", type=float, default=10.0, help="upstream ms per token")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=1500, help="per run at 50 clients")
-    args = parser.parse_args()
-
+def measure(
+    tokens: int = 32, delay_ms: float = 10.0, rounds: int = 3, requests: int = 1500
+) -> list[Figure]:
     upstream_port, roost_port = free_port(), free_port()
     upstream = subprocess.Popen(
         [
             sys.executable,
             str(Path(__file__).with_name("_fast_upstream.py")),
             str(upstream_port),
-            str(args.tokens),
-            str(args.delay_ms),
+            str(tokens),
+            str(delay_ms),
         ]
     )
     home = Path(tempfile.mkdtemp(prefix="roost-bench-"))
@@ -137,25 +137,24 @@ def main() -> None:
     )
     roost = start_roost(home, roost_port)
     pinned = _pin(roost.pid, upstream.pid)
+    found: list[Figure] = []
     try:
         wait_for_health(f"http://127.0.0.1:{roost_port}", roost)
         time.sleep(0.5)  # let the upstream listen too
-        asyncio.run(run(roost_port, 4, 5, args.tokens))  # warm-up: imports, connections
-        asyncio.run(run(upstream_port, 4, 5, args.tokens))
+        asyncio.run(run(roost_port, 4, 5, tokens))  # warm-up: imports, connections
+        asyncio.run(run(upstream_port, 4, 5, tokens))
         print(
-            f"upstream: {args.tokens} tokens, {args.delay_ms} ms apart; "
-            f"{args.rounds} alternating rounds; "
+            f"upstream: {tokens} tokens, {delay_ms} ms apart; "
+            f"{rounds} alternating rounds; "
             f"{'roost on its own core' if pinned else 'no CPU pinning (one core)'}\n"
         )
         print(f"{'clients':>7} {'path':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
         for clients in (1, 50):
-            total = 60 if clients == 1 else args.requests
+            total = 60 if clients == 1 else requests
             runs: dict[str, list[Run]] = {"direct": [], "roost": []}
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 for name, port in (("direct", upstream_port), ("roost", roost_port)):
-                    runs[name].append(
-                        asyncio.run(run(port, clients, total // clients, args.tokens))
-                    )
+                    runs[name].append(asyncio.run(run(port, clients, total // clients, tokens)))
             summary: dict[str, tuple[float, float, float]] = {}
             for name, results in runs.items():
                 latencies = [x for r in results for x in r.latencies]
@@ -169,10 +168,34 @@ def main() -> None:
                 f"{clients:>7} added p50 {added:+.2f} ms (target ≤ 2), "
                 f"throughput ratio {ratio:.3f} (target ≥ 0.9)\n"
             )
+            direct, through = summary["direct"], summary["roost"]
+            label = f"/v1 proxy, {clients} client{'s' if clients > 1 else ''}"
+            found += [
+                Figure(f"{label}: added p50", added, "ms", target="value <= 2"),
+                Figure(f"{label}: p99", through[1], "ms", direct[1]),
+                Figure(
+                    f"{label}: throughput", through[2], "req/s", direct[2], target="ratio >= 0.9"
+                ),
+            ]
     finally:
         stop(roost)
         upstream.terminate()
         upstream.wait(10)
+    return found
+
+
+def figures(size: Size) -> list[Figure]:
+    return measure(**SIZES[size])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=32, help="content chunks per reply")
+    parser.add_argument("--delay-ms", type=float, default=10.0, help="upstream ms per token")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=1500, help="per run at 50 clients")
+    args = parser.parse_args()
+    measure(args.tokens, args.delay_ms, args.rounds, args.requests)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fixtures live in tests/
 
+from benchmarks._figures import Figure, Size
 from roost.config import SpeechSettings
 from roost.core.speech import BYTES_PER_SECOND, SpeechOptions
 from roost.providers.speech.audio import AudioReader
 from roost.providers.speech.pocketsphinx import PocketSphinxProvider, _Utterances
 from tests.audio import FOX, TWO_SENTENCES, WEATHER_ESPEAK, encoded
+
+SIZES: dict[Size, dict[str, float]] = {
+    "small": {"seconds": 20.0, "rounds": 1},
+    "full": {"seconds": 60.0, "rounds": 3},
+}
 
 
 def _pcm(path: Path) -> bytes:
@@ -83,13 +89,10 @@ def total(provider: PocketSphinxProvider, data: bytes, name: str) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the recording")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+def measure(seconds: float, rounds: float) -> list[Figure]:
+    found: list[Figure] = []
 
-    wav = recording(args.seconds)
+    wav = recording(seconds)
     files = {"wav": wav}
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "recording.wav"
@@ -99,12 +102,12 @@ def main() -> None:
     audio_seconds = (len(wav) - 44) / BYTES_PER_SECOND
     provider = PocketSphinxProvider(SpeechSettings())
     engine(provider, b"\0" * BYTES_PER_SECOND)  # load the model outside the timings
-    print(f"recording: {audio_seconds:.1f} s of speech and pauses; {args.rounds} rounds, medians")
+    print(f"recording: {audio_seconds:.1f} s of speech and pauses; {rounds} rounds, medians")
     head = ("format", "size", "decode", "engine", "total", "RTF", "decode/engine")
     print("{:6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>14}".format(*head))
     for kind, data in files.items():
         decodes, engines, totals = [], [], []
-        for _ in range(args.rounds):
+        for _ in range(int(rounds)):
             took, pcm = decode(data, f"recording.{kind}")
             decodes.append(took)
             engines.append(engine(provider, pcm)[0])
@@ -114,7 +117,33 @@ def main() -> None:
             f"{kind:6} {len(data) / 1e6:7.2f}M {d:7.3f}s {e:7.3f}s {t:7.3f}s "
             f"{audio_seconds / t:6.1f}x {d / e:13.3f}"
         )
+        # RTF: audio seconds per processing second; baseline: the engine alone on PCM.
+        found.append(
+            Figure(
+                f"transcription RTF, {kind}",
+                audio_seconds / t,
+                "x",
+                audio_seconds / e,
+                target="value > 1",
+            )
+        )
+        found.append(
+            Figure(f"transcription {kind}: decode ÷ engine", d / e, target="value <= 0.05")
+        )
     asyncio.run(provider.close())
+    return found
+
+
+def figures(size: Size) -> list[Figure]:
+    return measure(**SIZES[size])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the recording")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    measure(args.seconds, args.rounds)
 
 
 if __name__ == "__main__":

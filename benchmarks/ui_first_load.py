@@ -24,13 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
 from websockets.asyncio.client import connect
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _server import PASSWORD, free_port, start_roost, stop, wait_for_health
+from benchmarks._figures import Figure, Size
+from benchmarks._server import PASSWORD, free_port, start_roost, stop, wait_for_health
 
 RUNS = 20
+SIZES: dict[Size, int] = {"small": 5, "full": 20}
 DELAY_MS = 20
 
 FIRST_PAINT_JS = """() => new Promise((resolve) => {
@@ -51,13 +51,13 @@ FIRST_PAINT_JS = """() => new Promise((resolve) => {
 })"""
 
 
-async def api_first_token(port: int) -> list[float]:
+async def api_first_token(port: int, runs: int) -> list[float]:
     times = []
     async with connect(f"ws://127.0.0.1:{port}/api/ws?token={PASSWORD}") as ws:
         await ws.recv()  # connected
         await ws.send(json.dumps({"type": "session"}))
         await ws.recv()
-        for _ in range(RUNS):
+        for _ in range(runs):
             start = time.perf_counter()
             await ws.send(json.dumps({"type": "chat", "message": "benchmark question"}))
             first = None
@@ -72,10 +72,12 @@ async def api_first_token(port: int) -> list[float]:
     return times
 
 
-def main() -> None:
+def measure(runs: int) -> list[Figure]:
     chromium = shutil.which("chromium")
     if not chromium:
-        sys.exit("needs chromium (apt-get install chromium)")
+        raise SystemExit("needs chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright  # optional: only this benchmark uses it
+
     upstream_port, port = free_port(), free_port()
     fast = str(Path(__file__).with_name("_fast_upstream.py"))
     upstream = subprocess.Popen([sys.executable, fast, str(upstream_port), "16", str(DELAY_MS)])
@@ -89,11 +91,11 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, roost)
-        api = asyncio.run(api_first_token(port))
+        api = asyncio.run(api_first_token(port, runs))
         loads, sizes, paints = [], [], []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True)
-            for _ in range(RUNS):
+            for _ in range(runs):
                 context = browser.new_context()
                 page = context.new_page()
                 responses = []
@@ -113,7 +115,7 @@ def main() -> None:
             page.fill("#login-key", PASSWORD)
             page.press("#login-key", "Enter")
             page.wait_for_selector("#app:not([hidden])")
-            for _ in range(RUNS):
+            for _ in range(runs):
                 paints.append(page.evaluate(FIRST_PAINT_JS))
                 page.wait_for_selector("article.assistant:not(.streaming)")
             browser.close()
@@ -128,6 +130,19 @@ def main() -> None:
     print(f"API time to first token (/api/ws, Python client): p50 {api_p50:.1f} ms")
     print(f"Enter → first token painted (browser): p50 {paint_p50:.1f} ms")
     print(f"ratio browser ÷ API: {paint_p50 / api_p50:.2f}")
+    return [
+        Figure("UI first load of /", statistics.median(sizes) / 1024, "KiB"),
+        Figure("UI time to interactive p50", statistics.median(loads), "ms"),
+        Figure("UI Enter to first token painted p50", paint_p50, "ms", api_p50),
+    ]
+
+
+def figures(size: Size) -> list[Figure]:
+    return measure(SIZES[size])
+
+
+def main() -> None:
+    measure(RUNS)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,13 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from benchmarks._figures import Figure, Size
 from benchmarks._server import PASSWORD, free_port, start_roost, stop, wait_for_health
 
+SIZES: dict[Size, dict[str, int]] = {
+    "small": {"count": 250, "rounds": 2},
+    "full": {"count": 1000, "rounds": 5},
+}
 BATCH = 50  # connections opened at once (stays well inside the listen backlog)
 
 
@@ -117,7 +122,7 @@ async def measure(
     return {"per_kb": per_kb, "p50": p50, "p99": p99, "b50": b50, "b99": b99}
 
 
-async def run(count: int, rounds: int) -> None:
+async def run(count: int, rounds: int) -> list[Figure]:
     raise_fd_limit(2 * count + 512)
     home = Path(tempfile.mkdtemp(prefix="roost-bench-"))
     port = free_port()
@@ -166,6 +171,21 @@ async def run(count: int, rounds: int) -> None:
         f"roost/bare ping p99 one at a time: {roost['p99'] / bare['p99']:.2f}; "
         f"all at once: {roost['b99'] / bare['b99']:.2f}"
     )
+    return [
+        Figure(
+            f"WebSocket memory per connection ({count})",
+            roost["per_kb"],
+            "KB",
+            bare["per_kb"],
+            target="value < 50",
+        ),
+        Figure("WebSocket ping p99, one at a time", roost["p99"], "ms", bare["p99"]),
+        Figure(f"WebSocket ping p99, {count} at once", roost["b99"], "ms", bare["b99"]),
+    ]
+
+
+def figures(size: Size) -> list[Figure]:
+    return asyncio.run(run(**SIZES[size]))
 
 
 def main() -> None:

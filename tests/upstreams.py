@@ -427,13 +427,14 @@ def anthropic_app(up: Upstream) -> Starlette:
 
 @contextmanager
 def _serve(
-    behavior: dict[str, Any], app: Callable[[Upstream], Starlette], suffix: str
+    behavior: dict[str, Any], app: Callable[[Upstream], Starlette], suffix: str, port: int = 0
 ) -> Iterator[Upstream]:
     unknown = set(behavior) - {f.name for f in fields(Behavior)}
     if unknown:
         raise TypeError(f"unknown upstream behavior: {', '.join(sorted(unknown))}")
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     up = Upstream(url, url + suffix)
     up.set(**behavior)
@@ -462,11 +463,12 @@ def _serve(
         sock.close()
 
 
-def openai_upstream(**behavior: Any) -> AbstractContextManager[Upstream]:
-    """An OpenAI-compatible server: /v1/chat/completions, /v1/models, /v1/embeddings."""
-    return _serve(behavior, openai_app, "/v1")
+def openai_upstream(port: int = 0, **behavior: Any) -> AbstractContextManager[Upstream]:
+    """An OpenAI-compatible server: /v1/chat/completions, /v1/models, /v1/embeddings.
+    `port`: listen there (e.g. where a refused connection was tested); 0 picks a free one."""
+    return _serve(behavior, openai_app, "/v1", port)
 
 
-def anthropic_upstream(**behavior: Any) -> AbstractContextManager[Upstream]:
+def anthropic_upstream(port: int = 0, **behavior: Any) -> AbstractContextManager[Upstream]:
     """An Anthropic-compatible server: /v1/messages (streaming) and /v1/models."""
-    return _serve(behavior, anthropic_app, "")
+    return _serve(behavior, anthropic_app, "", port)

@@ -78,6 +78,8 @@ def create_app(
             await services.consumers.start()  # a bad secrets file refuses the start
             await services.transcription.check()
             await services.memory.start(services.auth.default_user)
+            await services.turns.recover()  # before any turn: crashed turns get an error
+            await services.agents.resume_interrupted()  # agents answer what a crash cut
             await services.inbox.start()
             await services.streams.start()  # purge timer; LISTEN on PostgreSQL
             services.heartbeat.start()  # only ticks when [heartbeat] enabled

@@ -320,6 +320,13 @@ class Settings(_Section):
     database_url: str | None = Field(
         None, description="postgresql+asyncpg://... (unset: SQLite at $ROOST_HOME/roost.db)"
     )
+    database_busy_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="Seconds a write waits for another process's lock on the database "
+        "before the request is answered 503",
+    )
     default_model: str = Field(EMBEDDED_MODEL, description="Model used when a request names none")
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -9,8 +9,8 @@ import pytest
 
 from roost.config import ModelSettings, Settings
 from roost.core.errors import ProviderError
-from tests.api.memgpt_helpers import call, events_of, kinds, new_agent
-from tests.conftest import running
+from tests.api.memgpt_helpers import call, events_of, kinds, new_agent, say
+from tests.conftest import Scripts, running
 from tests.upstreams import ToolCall as UpstreamCall
 from tests.upstreams import openai_upstream
 
@@ -101,3 +101,32 @@ async def test_failure_mid_chain_keeps_the_steps_before_it(settings: Settings) -
         memory = (await env.client.get(f"/api/agents/{agent_id}/memory")).json()
     assert events_of(steps.text) == [{"error": "third"}, "[DONE]"]
     assert memory["archival_memory"] == 2  # both first steps ran and were kept
+
+
+async def test_a_message_left_unanswered_is_answered_at_the_next_start(
+    settings: Settings,
+) -> None:
+    """What a crash before the first step leaves (the newest message is the user's) is run
+    again at start, once; an answered agent is left alone."""
+    settings.memory.watch = False
+    async with running(settings) as env:
+        waiting = await new_agent(env.client)
+        answered = await new_agent(env.client)
+        env.scripts.queue += [[ProviderError("model down")], say("Hi!")]
+        failed = await env.client.post(f"/api/agents/{waiting}/messages", json={"message": "a"})
+        assert failed.status_code == 502
+        ok = await env.client.post(f"/api/agents/{answered}/messages", json={"message": "b"})
+        assert ok.status_code == 200
+    # The script is in place before the start: the resumed turn runs during it.
+    async with running(settings, Scripts([say("Sorry, I was away.")])) as env:
+        await env.services.agents.drain(10)
+        newest = await env.client.get(
+            f"/api/agents/{waiting}/messages", params={"start": 0, "count": 3}
+        )
+        other = await env.client.get(
+            f"/api/agents/{answered}/messages", params={"start": 0, "count": 10}
+        )
+        assert env.scripts.queue == []  # exactly one turn was run again
+    roles = [m["role"] for m in reversed(newest.json()["messages"])]
+    assert roles == ["user", "assistant", "tool"]
+    assert [m["role"] for m in other.json()["messages"]] == ["tool", "assistant", "user"]

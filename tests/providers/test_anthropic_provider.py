@@ -27,7 +27,7 @@ from roost.providers.base import (
     ToolSpec,
     UsageChunk,
 )
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 from tests.upstreams import ToolCall, Upstream, anthropic_upstream, unused_url
 
 HI = ChatRequest([ChatMessage("user", "hi")])
@@ -342,5 +342,19 @@ async def test_from_settings(upstream: Upstream, monkeypatch: pytest.MonkeyPatch
         assert provider.context_window == 100_000
         await collect(provider)
         assert sent_key(upstream) == "sk-ant-from-env"
+    finally:
+        await provider.close()
+
+
+async def test_the_first_request_after_an_upstream_restart_is_answered() -> None:
+    """The pooled connection died with the old upstream; the request goes out again."""
+    port = free_port()
+    provider = AnthropicProvider("claude", model="claude-test", base_url=f"http://127.0.0.1:{port}")
+    try:
+        with anthropic_upstream(port=port):
+            assert TextChunk("Hello") in await collect(provider)
+        with anthropic_upstream(port=port) as restarted:
+            assert TextChunk("Hello") in await collect(provider)
+            assert len(restarted.requests) == 1
     finally:
         await provider.close()

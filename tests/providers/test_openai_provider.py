@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -440,3 +442,26 @@ def test_importing_the_providers_does_not_import_the_sdks() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("fault", [None, "http_500"])
+async def test_the_first_request_after_an_upstream_restart_is_answered(fault: str | None) -> None:
+    """The pooled keep-alive connection died with the old upstream process; the request
+    must go out again on a new connection instead of failing with "Server disconnected"."""
+    with socket_port() as port:
+        provider = OpenAIProvider("gpt", model="gpt-test", base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        with openai_upstream(port=port, fault=fault), contextlib.suppress(ProviderError):
+            await collect(provider)
+        with openai_upstream(port=port) as restarted:
+            assert TextChunk("Hello") in await collect(provider)
+            assert len(restarted.requests) == 1
+    finally:
+        await provider.close()
+
+
+@contextlib.contextmanager
+def socket_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from roost.config import Settings
 from roost.core.events import ContentDelta, TurnDone, TurnFailed, TurnStarted
 from roost.providers.base import Finish, TextChunk, UsageChunk
 from roost.providers.scripted import reply
-from tests.conftest import Env
+from roost.services.turns import INTERRUPTED
+from roost.storage.messages import MessageRepository
+from tests.conftest import Env, running
 
 
 async def test_turn_completes_and_saves_when_nobody_reads(env: Env) -> None:
@@ -109,3 +112,28 @@ async def test_a_turn_cancelled_before_it_begins_releases_its_session(env: Env) 
     # The session's lock was released: the next turn in it runs.
     second = await env.services.turns.start(user, "two", session_id=first.conversation.public_id)
     assert isinstance(await asyncio.wait_for(second.result(), 10), TurnDone)
+
+
+async def test_a_turn_cut_by_a_crash_is_recorded_as_interrupted_at_the_next_start(
+    settings: Settings,
+) -> None:
+    async with running(settings) as env:
+        user = env.services.auth.default_user
+        answered = await env.services.turns.start(user, "answered")
+        await answered.result()
+        cut = await env.services.conversations.create(user)
+        # What a kill -9 between storing the question and the reply leaves behind.
+        messages = MessageRepository(env.services.database)
+        await messages.append(user.id, cut.id, role="user", content="cut short")
+    async with running(settings) as env:
+        user = env.services.auth.default_user
+        _, rows = await env.services.conversations.with_messages(user, cut.public_id)
+        assert [(m.role, m.content, m.error) for m in rows] == [
+            ("user", "cut short", None),
+            ("assistant", "", INTERRUPTED),
+        ]
+        _, rows = await env.services.conversations.with_messages(
+            user, answered.conversation.public_id
+        )
+        assert [m.error for m in rows] == [None, None]
+        assert await env.services.turns.recover() == 0  # once only

@@ -32,6 +32,7 @@ from roost.providers.openai_compat import (
     http_client,
     resolve_api_key,
     sampling_defaults,
+    stale_connection,
     tool_arguments,
 )
 
@@ -208,7 +209,13 @@ class AnthropicProvider(RemoteModel):
         stop: str | None = None
         started = False
         try:
-            upstream = await self._client.messages.create(**params)
+            try:
+                upstream = await self._client.messages.create(**params)
+            except Exception as exc:
+                if not stale_connection(exc):
+                    raise
+                # A pooled connection the upstream closed meanwhile: once more, on a new one.
+                upstream = await self._client.messages.create(**params)
             started = True
             async with upstream:  # closing this generator early closes the response
                 async for event in upstream:

@@ -158,6 +158,21 @@ def _status_message(exc: Any) -> str:
     return str(getattr(exc, "message", exc))
 
 
+_STALE = (
+    "ServerDisconnectedError",
+    "RemoteProtocolError",
+    "ConnectionResetError",
+    "BrokenPipeError",
+)
+
+
+def stale_connection(exc: BaseException) -> bool:
+    """Whether a pooled connection the server had closed failed the send (no response)."""
+    chain = _chain(exc)
+    refused = any(isinstance(e, ConnectionRefusedError) for e in chain)
+    return not refused and any(type(e).__name__ in _STALE for e in chain)
+
+
 def describe_failure(
     sdk: ModuleType, exc: BaseException, url: str, timeout: float, *, started: bool
 ) -> str:
@@ -381,7 +396,14 @@ class OpenAIProvider(RemoteModel):
         kind, url, headers, extensions = self._prototype
         content = json.dumps(body).encode()
         request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
-        response = await self._http.send(request, stream=True)
+        try:
+            response = await self._http.send(request, stream=True)
+        except Exception as exc:
+            if not stale_connection(exc):
+                raise
+            # A pooled connection the upstream closed (restart, idle): once more, on a new one.
+            request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
+            response = await self._http.send(request, stream=True)
         if response.status_code >= 400:
             await response.aread()
             raise self._client._make_status_error_from_response(response)

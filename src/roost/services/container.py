@@ -125,7 +125,7 @@ async def build_services(
 ) -> Services:
     """Open the database (migrating it), ensure the default user, build the services."""
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private by default
-    database = Database(settings.db_url)
+    database = Database(settings.db_url, busy_timeout=settings.database_busy_timeout)
     await database.connect()
     try:
         users = UserRepository(database)

@@ -31,6 +31,7 @@ from roost.storage.messages import MessageRepository
 
 log = logging.getLogger(__name__)
 _END = object()
+INTERRUPTED = "interrupted: the server stopped before this message was answered"
 
 
 @dataclass
@@ -257,17 +258,21 @@ class TurnService:
         except Exception as exc:  # a bug must still leave a recorded, answered turn
             log.exception("turn failed in conversation %s", conversation.public_id)
             return await self._fail(user, handle, "internal_error", str(exc), state)
-        message = await self._messages.append(
-            user.id,
-            conversation.id,
-            role="assistant",
-            content=out.content,
-            reasoning="".join(out.reasoning) or None,
-            tool_calls=_stored_calls(state),
-            model=handle.model,
-            usage=out.usage,
-            inbox_id=handle.inbox_id,
-        )
+        try:
+            message = await self._messages.append(
+                user.id,
+                conversation.id,
+                role="assistant",
+                content=out.content,
+                reasoning="".join(out.reasoning) or None,
+                tool_calls=_stored_calls(state),
+                model=handle.model,
+                usage=out.usage,
+                inbox_id=handle.inbox_id,
+            )
+        except RoostError as exc:  # e.g. the database became locked or full mid-turn
+            log.warning("could not save the reply in conversation %s: %s", conversation.id, exc)
+            return TurnFailed(exc.code, f"the reply could not be saved: {exc.message}")
         if self._memory is not None and self._settings.memory.log_turns:
             try:
                 await self._memory.append_turn(user, handle.user_message.content, out.content)
@@ -320,6 +325,29 @@ class TurnService:
                 error=f"{code}: {detail}",
             )
         return TurnFailed(code, detail)
+
+    async def recover(self) -> int:
+        """Answer, with a recorded error, each turn the previous process died in.
+
+        A turn stores the user message, then the reply; a crash (kill -9, power loss) in
+        between leaves a question with no answer, which a client polling for the reply
+        would wait on forever. Called at start, before any turn runs, it records an
+        "interrupted" error as that reply: every stored user message then has exactly
+        one answer or one recorded error. Turns are not re-run (the client saw its
+        request fail and decides; queued inbox messages are re-run by the inbox).
+        SQLite only: there one process runs every turn. On PostgreSQL another replica
+        may be mid-turn right now, so its turn leases decide instead.
+        """
+        if not self._settings.db_url.startswith("sqlite"):
+            return 0
+        found = await self._messages.unanswered()
+        for user_id, conversation_id in found:
+            await self._messages.append(
+                user_id, conversation_id, role="assistant", content="", error=INTERRUPTED
+            )
+        if found:
+            log.warning("%d turns interrupted by the last shutdown recorded as failed", len(found))
+        return len(found)
 
     def conversation_busy(self, conversation_id: int) -> bool:
         """Whether a turn (from any API) is running in the conversation."""

@@ -143,3 +143,18 @@ class AgentMessageRepository:
             rows = (await conn.execute(page)).all()
             count = int((await conn.execute(total)).scalar_one())
         return [_to_message(agent, row) for row in rows], count
+
+    async def newest_from_user(self) -> builtins.list[tuple[str, str, str]]:
+        """(user id, agent id, text) of every agent whose newest message has role user:
+        the callers decide which of those still wait for an answer."""
+        newest = select(func.max(table.c.id).label("id")).group_by(table.c.agent_id).subquery()
+        query = (
+            select(agents.c.user_id, agents.c.public_id, table.c.text)
+            .join(newest, table.c.id == newest.c.id)
+            .join(agents, agents.c.id == table.c.agent_id)
+            .where(table.c.role == "user")
+            .order_by(table.c.id)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(str(user), str(agent), str(text)) for user, agent, text in rows]

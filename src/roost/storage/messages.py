@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 
 from roost.core.clock import utcnow
 from roost.core.errors import NotFound
@@ -139,3 +139,28 @@ class MessageRepository:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_to_message(row._mapping) for row in reversed(rows)]
+
+    async def unanswered(self) -> builtins.list[tuple[str, int]]:
+        """(user id, conversation id) of every conversation whose newest message is a
+        user message stored outside the inbox: a turn that never saved its reply."""
+        newest = (
+            select(messages.c.conversation_id, func.max(messages.c.seq).label("seq"))
+            .group_by(messages.c.conversation_id)
+            .subquery()
+        )
+        query = (
+            select(conversations.c.user_id, messages.c.conversation_id)
+            .join(
+                newest,
+                and_(
+                    messages.c.conversation_id == newest.c.conversation_id,
+                    messages.c.seq == newest.c.seq,
+                ),
+            )
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(messages.c.role == "user", messages.c.inbox_id.is_(None))
+            .order_by(messages.c.conversation_id)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(str(user_id), int(conversation_id)) for user_id, conversation_id in rows]

@@ -20,6 +20,16 @@ def _dump(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
+def kind(packed: str) -> str | None:
+    """The `type` of a packed envelope ("user_message", "heartbeat"...), None if not one."""
+    try:
+        payload = json.loads(packed)
+    except ValueError:
+        return None
+    found = payload.get("type") if isinstance(payload, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def user_message(text: str, when: datetime) -> str:
     return _dump({"type": "user_message", "message": text, "time": _time(when)})
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 from roost.config import Settings
 from roost.core.agents import Agent, AgentMessage, NewAgentMessage, Passage
 from roost.core.clock import utcnow
-from roost.core.errors import Conflict, InvalidRequest, NotFound
+from roost.core.errors import Conflict, InvalidRequest, NotFound, RoostError
 from roost.core.ids import new_uuid
 from roost.core.records import User
 from roost.providers.base import GenerationOptions
@@ -350,6 +350,44 @@ class AgentService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return turn
+
+    async def resume_interrupted(self) -> int:
+        """At start, before any turn runs: answer each message a crash left unanswered.
+
+        A message is stored before its turn runs; a kill -9 before the turn stored its
+        first step leaves it as the agent's newest message. The turn is run again, once,
+        in the background, as if the message had just arrived (nothing of it was stored,
+        so nothing is answered twice). The same holds for a message whose turn failed
+        (the model was down) and that is still the newest: it is tried once more.
+        SQLite only: there one process runs every turn; on PostgreSQL another replica may
+        be answering it right now.
+        """
+        if not self._settings.db_url.startswith("sqlite"):
+            return 0
+        resumed = 0
+        for user_id, agent_id, text in await self._store.messages.newest_from_user():
+            if packing.kind(text) not in ("user_message", "system_alert"):
+                continue  # a login or heartbeat: nothing the user waits on
+            agent = await self._store.agents.get(user_id, agent_id)
+            if agent is None:
+                continue
+            try:
+                model, provider = self._providers.get(self.model_of(agent))
+            except RoostError as exc:  # its model is no longer configured
+                log.warning("agent %s: cannot resume its last message: %s", agent_id, exc)
+                continue
+            lock = self._locks.setdefault(agent.key, asyncio.Lock())
+            await lock.acquire()
+            options = merge_options(GenerationOptions(), self._providers.settings_for(model))
+            task = asyncio.create_task(self._run(AgentTurn(agent), model, provider, options, lock))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            resumed += 1
+        if resumed:
+            log.warning(
+                "agents: %d messages interrupted by the last shutdown answered now", resumed
+            )
+        return resumed
 
     async def _run(
         self,
