@@ -27,7 +27,7 @@ def _free_port() -> int:
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine migrating PostgreSQL is slow
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(log.read_text())
@@ -36,7 +36,7 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
-    raise RuntimeError("the fuzz server did not answer in 60 s")
+    raise RuntimeError("the fuzz server did not answer in 180 s")
 
 
 def seed(url: str, key: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from tests.fuzz.runner import fuzz
 from tests.fuzz.server import fuzz_server
 
 FULL = os.environ.get("ROOST_FUZZ_FULL") == "1"
-SMALL_EXAMPLES = 3
+SMALL_EXAMPLES = 2  # ~450 requests, ~35 s on an idle 2-core machine
 FULL_EXAMPLES = 60
 
 

@@ -142,13 +142,14 @@ def document(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
     )
     models: set[type[BaseModel]] = set()
+    sockets = dict(_WEBSOCKETS)  # this app's own, not another app's in the same process
     paths: dict[str, Any] = schema.setdefault("paths", {})
     # Included routers are not flattened into app.routes: walk them as FastAPI does.
     for route in iter_route_contexts(app.routes):
         original, path = route.original_route, route.path_format
         if isinstance(original, WebSocketRoute) and path is not None:
             doc = (original.endpoint.__doc__ or original.name).strip().splitlines()[0]
-            _WEBSOCKETS.setdefault(path, doc)
+            sockets.setdefault(path, doc)
         if not isinstance(original, APIRoute) or not route.include_in_schema or path is None:
             continue
         authenticated = _uses(route.dependant, get_principal)
@@ -170,7 +171,7 @@ def document(app: FastAPI) -> dict[str, Any]:
         components["schemas"].pop(unused, None)
     components["securitySchemes"] = SECURITY_SCHEMES
     schema["x-websockets"] = [
-        {"path": path, "description": text} for path, text in sorted(_WEBSOCKETS.items())
+        {"path": path, "description": text} for path, text in sorted(sockets.items())
     ]
     return schema
 

@@ -97,8 +97,9 @@ class TranscriptionForm(BaseModel):
 class MessageBody(BaseModel):
     """POST /api/conversations/{id}/messages, read by hand (JSON whatever the Content-Type)."""
 
+    # No maxLength: the bound applies after trimming, so a longer padded text is valid.
     content: str = Field(
-        min_length=1, max_length=MAX_CONTENT_CHARS, description="1-2000 characters once trimmed"
+        min_length=1, description=f"1-{MAX_CONTENT_CHARS} characters once trimmed of whitespace"
     )
 
 
