@@ -24,6 +24,7 @@ from roost.services.conversations import ConversationService
 from roost.services.dialogue import DialogueService
 from roost.services.heartbeat import HeartbeatService
 from roost.services.inbox import InboxService, InboxWorker, PreviewService
+from roost.services.leases import LeaseService
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
@@ -39,6 +40,7 @@ from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
 from roost.storage.inbox import InboxRepository
 from roost.storage.keys import KeyRepository
+from roost.storage.leases import LeaseRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
 from roost.storage.message_search import MessageSearch
@@ -74,6 +76,7 @@ class Services:
     consumers: ConsumerService
     dialogue: DialogueService
     transcription: TranscriptionService
+    leases: LeaseService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.heartbeat.close()
@@ -81,6 +84,7 @@ class Services:
         await self.turns.drain(drain_seconds)
         await self.agents.drain(drain_seconds)
         await self.inbox.close()
+        await self.leases.close()
         await self.transcription.close()
         await self.memory.close()
         await self.providers.close()
@@ -117,8 +121,12 @@ async def build_services(
     *,
     admin_password: str,
     providers: ProviderRegistry | None = None,
+    replica: str | None = None,
 ) -> Services:
-    """Open the database (migrating it), ensure the default user, build the services."""
+    """Open the database (migrating it), ensure the default user, build the services.
+
+    `replica`: the server's stable identity among replicas (host:port), see LeaseService.
+    """
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private by default
     database = Database(settings.db_url)
     await database.connect()
@@ -136,8 +144,18 @@ async def build_services(
         approvals = ApprovalService(settings.tools.approval_timeout)
         tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)
         loop = ToolLoop(tools, approvals, settings.tools)
+        leases = LeaseService(
+            LeaseRepository(database), settings.queue.lease_seconds, replica=replica
+        )
         turns = TurnService(
-            settings, registry, conversations, messages, memory, tools=tools, loop=loop
+            settings,
+            registry,
+            conversations,
+            messages,
+            memory,
+            tools=tools,
+            loop=loop,
+            leases=leases,
         )
         auth = AuthService(
             keys,
@@ -148,10 +166,12 @@ async def build_services(
         )
         roles = RoleService(RoleRepository(database))
         inbox_repo = InboxRepository(database)
-        worker = InboxWorker(settings.queue, inbox_repo, messages, users, turns)
+        worker = InboxWorker(
+            settings.queue, inbox_repo, messages, users, turns, holder=leases.holder
+        )
         inbox = InboxService(settings, conversations, inbox_repo, worker)
         user_service = UserService(users, keys, on_revoke=auth.forget)
-        heartbeat = HeartbeatService(settings, turns, memory, user_service)
+        heartbeat = HeartbeatService(settings, turns, memory, user_service, leases=leases)
         return Services(
             settings=settings,
             database=database,
@@ -169,7 +189,7 @@ async def build_services(
             memory=memory,
             approvals=approvals,
             tools=tools,
-            agents=AgentService(settings, registry, AgentStore.on(database)),
+            agents=AgentService(settings, registry, AgentStore.on(database), leases=leases),
             inbox=inbox,
             preview=PreviewService(settings, conversations, inbox, registry, memory),
             heartbeat=heartbeat,
@@ -182,6 +202,7 @@ async def build_services(
             ),
             dialogue=DialogueService(turns, conversations, registry),
             transcription=TranscriptionService(settings),
+            leases=leases,
         )
     except BaseException:
         await database.close()
