@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,11 +158,16 @@ def statement_kind(sql: str) -> str:
     return f"{verb} {target}".strip()
 
 
-async def census(model_port: int, database_url: str | None, turns: int) -> Counter[str]:
-    """SQL statements per kind over `turns` chat turns in one session, in this process."""
+async def census(
+    model_port: int, database_url: str | None, turns: int
+) -> tuple[Counter[str], float, float]:
+    """In this process, `turns` chat turns in one session: SQL statements per kind (and
+    connection checkouts: on PostgreSQL each is a pre-ping round trip), then the time per
+    turn with the database leases and without them (the in-process lock alone)."""
     from asgi_lifespan import LifespanManager
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
 
     from roost.app import create_app
     from roost.config import load_settings
@@ -176,26 +182,50 @@ async def census(model_port: int, database_url: str | None, turns: int) -> Count
         if counting:
             counts[statement_kind(statement)] += 1
 
+    def checkout(*_args: Any) -> None:
+        if counting:
+            counts["(connection checkout)"] += 1
+
     event.listen(Engine, "before_cursor_execute", count)
+    event.listen(Pool, "checkout", checkout)
     try:
         app = create_app(settings, admin_password=PASSWORD)
         async with LifespanManager(app, startup_timeout=60) as manager:
             transport = httpx.ASGITransport(app=manager.app)
+            headers = {"X-API-Key": PASSWORD}
             async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://127.0.0.1:31327",
-                headers={"X-API-Key": PASSWORD},
+                transport=transport, base_url="http://127.0.0.1:31327", headers=headers
             ) as client:
                 body: dict[str, Any] = {"message": "hello", "include_memory": False}
                 first = await client.post("/api/chat", json=body)
                 body["session_id"] = first.json()["session_id"]
+
+                async def run(rounds: int = turns // 5) -> float:
+                    started = time.perf_counter()
+                    for _ in range(rounds):
+                        (await client.post("/api/chat", json=body)).raise_for_status()
+                    return (time.perf_counter() - started) / rounds * 1000
+
                 counting = True
-                for _ in range(turns):
-                    (await client.post("/api/chat", json=body)).raise_for_status()
+                await run(turns)
                 counting = False
+                # Alternate rounds with and without the leases (the in-process lock alone,
+                # as before leases), so that load from elsewhere hits both alike.
+                services = app.state.services
+                leases = services.turns._leases
+                on: list[float] = []
+                off: list[float] = []
+                for _ in range(5):
+                    services.turns._leases = leases
+                    on.append(await run())
+                    services.turns._leases = None
+                    off.append(await run())
+                services.turns._leases = leases
+                with_leases, without = statistics.median(on), statistics.median(off)
     finally:
         event.remove(Engine, "before_cursor_execute", count)
-    return counts
+        event.remove(Pool, "checkout", checkout)
+    return counts, with_leases, without
 
 
 def main() -> None:
@@ -217,9 +247,9 @@ def main() -> None:
                 done = 2 * (args.turns // args.clients) * args.clients  # warm-up + measured
                 commits[f"pg, {count}"] = (asyncio.run(pg_commits(url)) - before) / done
                 results[f"postgresql, {count} replica{'s' if count > 1 else ''}"] = rate
-        sqlite_counts = asyncio.run(census(model_port, None, 50))
+        sqlite_counts, sqlite_on, sqlite_off = asyncio.run(census(model_port, None, 50))
         with pg_database(args.pg) as url:
-            pg_counts = asyncio.run(census(model_port, url, 50))
+            pg_counts, pg_on, pg_off = asyncio.run(census(model_port, url, 50))
 
     one_pg = results["postgresql, 1 replica"]
     print(f"chat turns/s, instant model, {args.clients} clients, {args.turns} turns\n")
@@ -238,9 +268,16 @@ def main() -> None:
     print(f"  {'statement':<32} {'sqlite':>7} {'postgresql':>11}")
     for kind in kinds:
         print(f"  {kind:<32} {sqlite_counts[kind] / 50:>7.2f} {pg_counts[kind] / 50:>11.2f}")
+    statements = [k for k in kinds if not k.startswith("(")]
     print(
-        f"  {'total':<32} {sum(sqlite_counts.values()) / 50:>7.2f} "
-        f"{sum(pg_counts.values()) / 50:>11.2f}"
+        f"  {'total statements':<32} {sum(sqlite_counts[k] for k in statements) / 50:>7.2f} "
+        f"{sum(pg_counts[k] for k in statements) / 50:>11.2f}"
+    )
+    print(
+        "\nmedian ms per turn, one session, in process, 5 alternating rounds: "
+        f"sqlite {sqlite_on:.1f} with leases, "
+        f"{sqlite_off:.1f} without ({sqlite_on / sqlite_off:.2f}x); postgresql {pg_on:.1f} "
+        f"with, {pg_off:.1f} without ({pg_on / pg_off:.2f}x)"
     )
 
 

@@ -194,3 +194,38 @@ async def test_a_heartbeat_tick_runs_on_one_replica_per_interval(
     b.scripts.queue.append(reply("HEARTBEAT_OK"))
     event = await b.services.heartbeat.tick(user, manual=True)
     assert event.status == "ok"
+
+
+async def test_an_approval_answered_on_another_replica_reaches_the_waiting_turn(
+    pair: tuple[Env, Env, Gauge],
+) -> None:
+    a, b, _ = pair
+    user = await _user(a)
+    approvals = a.services.approvals
+    first = approvals.open(user, "s1", "call_1", "bash", {"command": "ls"})
+    second = approvals.open(user, "s1", "call_2", "bash", {"command": "rm -rf /"})
+    waiting = [asyncio.create_task(approvals.wait(x)) for x in (first, second)]
+    listed: list[str] = []
+    for _ in range(100):  # the waits store them; b sees them once they are stored
+        listed = [x.id for x in await b.services.approvals.pending(user)]
+        if len(listed) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert listed == [first.id, second.id]
+    # Another user cannot answer it on b either, nor list it.
+    bob_key = await b.new_user_key("bob")
+    refused = await b.client.post(
+        f"/api/approvals/{first.id}", json={"approve": True}, headers={"X-API-Key": bob_key}
+    )
+    assert refused.status_code == 404
+    theirs = await b.client.get("/api/approvals", headers={"X-API-Key": bob_key})
+    assert theirs.json()["approvals"] == []
+    answered = await b.client.post(f"/api/approvals/{first.id}", json={"approve": True})
+    assert answered.json() == {"id": first.id, "approved": True}
+    denied = await b.client.post(f"/api/approvals/{second.id}", json={"approve": False})
+    assert denied.status_code == 200
+    decisions = await asyncio.gather(*waiting)
+    assert [(d.approved, d.reason) for d in decisions] == [(True, "approved"), (False, "denied")]
+    again = await b.client.post(f"/api/approvals/{first.id}", json={"approve": False})
+    assert again.status_code == 404  # answered, and gone once the turn took the answer
+    assert await a.services.approvals.pending(user) == []

@@ -36,6 +36,7 @@ from roost.services.tools.registry import ToolRegistry
 from roost.services.transcription import TranscriptionService
 from roost.services.turns import TurnService
 from roost.services.users import UserService
+from roost.storage.approvals import ApprovalRepository
 from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
 from roost.storage.inbox import InboxRepository
@@ -141,7 +142,7 @@ async def build_services(
         )
         vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
-        approvals = ApprovalService(settings.tools.approval_timeout)
+        approvals = ApprovalService(settings.tools.approval_timeout, ApprovalRepository(database))
         tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)
         loop = ToolLoop(tools, approvals, settings.tools)
         leases = LeaseService(

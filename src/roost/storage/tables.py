@@ -166,6 +166,23 @@ leases = Table(
     Index("ix_leases_holder_expires_at", "holder", "expires_at"),
 )
 
+# Tool calls waiting for the user's approval, so that an answer sent to any replica
+# reaches the turn waiting on another (it polls its row).
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("call_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("approved", Boolean, nullable=True),  # None until answered
+    Index("ix_approvals_user_id_created_at", "user_id", "created_at"),
+)
+
 roles = Table(
     "roles",
     metadata,
