@@ -2,7 +2,7 @@
 
 - 400 chat.nvim inbox messages over 8 sessions, posted alternately to both, are answered
   exactly once and in order per session, though one replica is SIGKILLed halfway: the
-  other takes over its claimed deliveries once its leases (2 s here) run out.
+  other takes over its claimed deliveries once its leases (3 s here) run out.
 - Chat turns sent to both at once for one conversation run one at a time.
 
 The model is an OpenAI-compatible HTTP server in this process (tests/upstreams.py) that
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.e2e
 
 SESSIONS = 8
 MESSAGES = 400
-LEASE_SECONDS = 2
+LEASE_SECONDS = 3
 
 
 @pytest.fixture
