@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -71,13 +72,17 @@ def create_app(
             say(f"Generated admin server password for this session: {password}")
         registry = providers(settings) if providers else None
         services: Services = await build_services(
-            settings, admin_password=password, providers=registry
+            settings,
+            admin_password=password,
+            providers=registry,
+            replica=f"{socket.gethostname()}:{settings.server.bind}:{settings.server.port}",
         )
         app.state.services = services
         try:
             await services.consumers.start()  # a bad secrets file refuses the start
             await services.transcription.check()
             await services.memory.start(services.auth.default_user)
+            await services.leases.start()  # before the inbox: claims need its presence
             await services.turns.recover()  # before any turn: crashed turns get an error
             await services.agents.resume_interrupted()  # agents answer what a crash cut
             await services.inbox.start()

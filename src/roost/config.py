@@ -206,6 +206,13 @@ class QueueSettings(_Section):
     max_pending: int = Field(
         10_000, ge=1, description="Most queued (not yet answered) messages per user"
     )
+    lease_seconds: float = Field(
+        15.0,
+        ge=0.5,
+        le=3600,
+        description="Replicas: how long a turn's lease lasts without renewal (renewed every "
+        "third of it); a dead replica's work is taken over after this",
+    )
 
 
 class StreamSettings(_Section):

@@ -279,7 +279,7 @@ async def test_approve_answers_a_pending_approval(env: Env) -> None:
         await connected(ws)
         await ws.send(type="approve", id=other.id, approve=True)
         assert (await ws.receive())["error"]["code"] == "not_found"
-    assert [a.id for a in approvals.pending(user)] == [other.id]
+    assert [a.id for a in await approvals.pending(user)] == [other.id]
 
 
 async def test_bad_messages_get_errors_and_the_connection_stays_usable(env: Env) -> None:

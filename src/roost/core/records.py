@@ -94,6 +94,7 @@ class InboxItem:
     updated_at: datetime
     next_attempt_at: datetime | None = None
     last_error: str | None = None
+    claimed_by: str | None = None  # the replica delivering it (state "delivering")
 
 
 @dataclass(frozen=True, slots=True)

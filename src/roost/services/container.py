@@ -24,6 +24,7 @@ from roost.services.conversations import ConversationService
 from roost.services.dialogue import DialogueService
 from roost.services.heartbeat import HeartbeatService
 from roost.services.inbox import InboxService, InboxWorker, PreviewService
+from roost.services.leases import LeaseService
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
@@ -36,10 +37,12 @@ from roost.services.tools.registry import ToolRegistry
 from roost.services.transcription import TranscriptionService
 from roost.services.turns import TurnService
 from roost.services.users import UserService
+from roost.storage.approvals import ApprovalRepository
 from roost.storage.conversations import ConversationRepository
 from roost.storage.db import Database
 from roost.storage.inbox import InboxRepository
 from roost.storage.keys import KeyRepository
+from roost.storage.leases import LeaseRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
 from roost.storage.message_search import MessageSearch
@@ -78,6 +81,7 @@ class Services:
     dialogue: DialogueService
     transcription: TranscriptionService
     streams: StreamService
+    leases: LeaseService
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.heartbeat.close()
@@ -86,6 +90,7 @@ class Services:
         await self.agents.drain(drain_seconds)
         await self.streams.close()  # their last events reach the database
         await self.inbox.close()
+        await self.leases.close()
         await self.transcription.close()
         await self.memory.close()
         await self.providers.close()
@@ -122,8 +127,12 @@ async def build_services(
     *,
     admin_password: str,
     providers: ProviderRegistry | None = None,
+    replica: str | None = None,
 ) -> Services:
-    """Open the database (migrating it), ensure the default user, build the services."""
+    """Open the database (migrating it), ensure the default user, build the services.
+
+    `replica`: the server's stable identity among replicas (host:port), see LeaseService.
+    """
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private by default
     database = Database(settings.db_url, busy_timeout=settings.database_busy_timeout)
     await database.connect()
@@ -138,11 +147,14 @@ async def build_services(
         )
         vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
-        approvals = ApprovalService(settings.tools.approval_timeout)
+        approvals = ApprovalService(settings.tools.approval_timeout, ApprovalRepository(database))
         tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)
         loop = ToolLoop(tools, approvals, settings.tools)
         streams = StreamService(
             settings, StreamRepository(database), notifier_for(database, settings.db_url)
+        )
+        leases = LeaseService(
+            LeaseRepository(database), settings.queue.lease_seconds, replica=replica
         )
         turns = TurnService(
             settings,
@@ -153,6 +165,7 @@ async def build_services(
             tools=tools,
             loop=loop,
             streams=streams,
+            leases=leases,
         )
         auth = AuthService(
             keys,
@@ -163,10 +176,12 @@ async def build_services(
         )
         roles = RoleService(RoleRepository(database))
         inbox_repo = InboxRepository(database)
-        worker = InboxWorker(settings.queue, inbox_repo, messages, users, turns)
+        worker = InboxWorker(
+            settings.queue, inbox_repo, messages, users, turns, holder=leases.holder
+        )
         inbox = InboxService(settings, conversations, inbox_repo, worker)
         user_service = UserService(users, keys, on_revoke=auth.forget)
-        heartbeat = HeartbeatService(settings, turns, memory, user_service)
+        heartbeat = HeartbeatService(settings, turns, memory, user_service, leases=leases)
         return Services(
             settings=settings,
             database=database,
@@ -184,7 +199,7 @@ async def build_services(
             memory=memory,
             approvals=approvals,
             tools=tools,
-            agents=AgentService(settings, registry, AgentStore.on(database)),
+            agents=AgentService(settings, registry, AgentStore.on(database), leases=leases),
             inbox=inbox,
             preview=PreviewService(settings, conversations, inbox, registry, memory),
             heartbeat=heartbeat,
@@ -198,6 +213,7 @@ async def build_services(
             dialogue=DialogueService(turns, conversations, registry),
             transcription=TranscriptionService(settings),
             streams=streams,
+            leases=leases,
         )
     except BaseException:
         await database.close()

@@ -33,6 +33,7 @@ from roost.services.heartbeat_rules import (
     prompt_for,
     zone,
 )
+from roost.services.leases import LeaseService
 from roost.services.memory import MemoryService
 from roost.services.memory.workspace import HEARTBEAT_FILE
 from roost.services.status import HeartbeatStatus
@@ -74,6 +75,7 @@ class HeartbeatService:
         users: UserService,
         *,
         clock: Callable[[], datetime] = utcnow,
+        leases: LeaseService | None = None,
     ) -> None:
         where = str(settings.config_path)
         self._settings = settings.heartbeat
@@ -84,6 +86,7 @@ class HeartbeatService:
         self._memory = memory
         self._users = users
         self._clock = clock
+        self._leases = leases  # None: this process is alone with its database
         self._last_event: dict[str, HeartbeatEvent] = {}
         self._last_run: dict[str, datetime] = {}
         self._ticking: set[str] = set()  # users whose tick runs now
@@ -119,15 +122,27 @@ class HeartbeatService:
                 log.exception("heartbeat tick failed")
 
     async def tick_all(self) -> None:
-        """One scheduled tick for every user."""
+        """One scheduled tick for every user (across replicas: once per interval)."""
         after: str | None = None
         while True:
             page = await self._users.list(after=after, limit=_USERS_PAGE)
             for user in page:
-                await self.tick(user)
+                if await self._slot(user):
+                    await self.tick(user)
             if len(page) < _USERS_PAGE:
                 return
             after = page[-1].id
+
+    async def _slot(self, user: User) -> bool:
+        """Replicas each tick on their own timer; the first to reserve the user's slot for
+        this interval ticks, the others skip. It lapses a little before the next interval."""
+        if self._leases is None:
+            return True
+        until = utcnow() + timedelta(seconds=self.interval * 0.9)
+        try:
+            return await self._leases.reserve(f"heartbeat-slot:{user.id}", until)
+        except RoostError:  # no database: nothing could run anyway
+            return False
 
     # --- one tick -------------------------------------------------------------------------
 
@@ -143,7 +158,17 @@ class HeartbeatService:
             return self._record(user, self._skip(started, "a heartbeat is already running"))
         self._ticking.add(user.id)
         try:
-            event = await self._tick(user, started, clock, manual)
+            lease = None
+            if self._leases is not None:  # a tick of this user may run on another replica
+                lease = await self._leases.try_acquire(f"heartbeat:{user.id}")
+                if lease is None:
+                    event = self._skip(started, "a heartbeat is running on another replica")
+                    return self._record(user, event)
+            try:
+                event = await self._tick(user, started, clock, manual)
+            finally:
+                if lease is not None:
+                    await lease.release()
         finally:
             self._ticking.discard(user.id)
         return self._record(user, event)

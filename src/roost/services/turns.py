@@ -21,6 +21,7 @@ from roost.providers.base import ChatMessage, ChatProvider, ChatRequest, Generat
 from roost.providers.registry import ProviderRegistry
 from roost.services.conversations import ConversationService
 from roost.services.generation import merge_options, model_events
+from roost.services.leases import Lease, LeaseService
 from roost.services.memory_context import MemoryContext, with_memory
 from roost.services.prompt import build_prompt
 from roost.services.streams import RecordingQueue, StreamRecorder, StreamService
@@ -94,9 +95,11 @@ class TurnService:
         tools: ToolRegistry | None = None,
         loop: ToolLoop | None = None,
         streams: StreamService | None = None,
+        leases: LeaseService | None = None,
     ) -> None:
         self._settings = settings
         self._streams = streams
+        self._leases = leases  # None: this process is alone with its database
         self._memory = memory
         self._tools = tools
         self._loop = loop
@@ -176,12 +179,17 @@ class TurnService:
             conversation = await self._conversations.get(user, session_id)
         lock = self._locks.setdefault(conversation.id, asyncio.Lock())
         await lock.acquire()  # one turn at a time per conversation, in arrival order
+        lease: Lease | None = None
         try:
+            if self._leases is not None:  # ...and across replicas
+                lease = await self._leases.acquire(_lease_name(conversation.id))
             stored = await self._messages.append(
                 user.id, conversation.id, role="user", content=text, inbox_id=inbox_id
             )
             recorder = self._recorder(user, conversation, model_name)
         except BaseException:
+            if lease is not None:
+                lease.release_soon()
             lock.release()
             raise
         if include_memory is None:
@@ -199,11 +207,13 @@ class TurnService:
             handle.stream_id = recorder.id
             handle._stream_created = recorder.created
             handle._queue = RecordingQueue(recorder, _END)
-        task = asyncio.create_task(self._run(user, handle, options or GenerationOptions(), lock))
+        task = asyncio.create_task(
+            self._run(user, handle, options or GenerationOptions(), lock, lease)
+        )
         handle._task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda done: _if_never_ran(done, handle, lock))
+        task.add_done_callback(lambda done: _if_never_ran(done, handle, lock, lease))
         self._track(user.id, task)
         return handle
 
@@ -215,7 +225,12 @@ class TurnService:
         return self._streams.open(user.id, conversation.public_id, model)
 
     async def _run(
-        self, user: User, handle: TurnHandle, options: GenerationOptions, lock: asyncio.Lock
+        self,
+        user: User,
+        handle: TurnHandle,
+        options: GenerationOptions,
+        lock: asyncio.Lock,
+        lease: Lease | None,
     ) -> None:
         put = handle._queue.put_nowait
         handle._ran = True
@@ -223,8 +238,12 @@ class TurnService:
             put(TurnStarted(handle.conversation.public_id, handle.model))
             put(await self._generate(user, handle, options))
         finally:
-            lock.release()
-            put(_END)
+            try:
+                if lease is not None:
+                    await lease.release()
+            finally:
+                lock.release()
+                put(_END)
 
     async def _generate(
         self, user: User, handle: TurnHandle, options: GenerationOptions
@@ -350,16 +369,27 @@ class TurnService:
         return len(found)
 
     def conversation_busy(self, conversation_id: int) -> bool:
-        """Whether a turn (from any API) is running in the conversation."""
+        """Whether a turn (from any API) is running in the conversation in this process."""
         lock = self._locks.get(conversation_id)
         return lock is not None and lock.locked()
 
+    async def conversation_busy_anywhere(self, conversation_id: int) -> bool:
+        """Whether a turn runs in the conversation here or on another replica."""
+        if self.conversation_busy(conversation_id):
+            return True
+        return self._leases is not None and await self._leases.held_elsewhere(
+            _lease_name(conversation_id)
+        )
+
     async def wait_idle(self, conversation_id: int) -> None:
-        """Return once no turn runs in the conversation (turns queued on it run first)."""
+        """Return once no turn runs in the conversation (turns queued on it run first),
+        in this process or, with leases, on another replica."""
         lock = self._locks.get(conversation_id)
         if lock is not None and lock.locked():
             async with lock:
                 pass
+        if self._leases is not None:
+            await self._leases.wait_free(_lease_name(conversation_id))
 
     async def drain(self, seconds: float) -> None:
         """Let running turns finish (and save) before shutdown; cancel what is left."""
@@ -372,10 +402,18 @@ class TurnService:
             await asyncio.wait(pending, timeout=5)
 
 
-def _if_never_ran(task: asyncio.Task[None], handle: TurnHandle, lock: asyncio.Lock) -> None:
+def _lease_name(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def _if_never_ran(
+    task: asyncio.Task[None], handle: TurnHandle, lock: asyncio.Lock, lease: Lease | None
+) -> None:
     """A turn cancelled before `_run` began: release what `start` took, end its events."""
     if handle._ran:
         return
+    if lease is not None:
+        lease.release_soon()
     lock.release()
     handle._queue.put_nowait(TurnFailed("cancelled", "the turn was cancelled before it began"))
     handle._queue.put_nowait(_END)

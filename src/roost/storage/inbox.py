@@ -12,14 +12,24 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from roost.core.clock import utcnow
 from roost.core.errors import RateLimited
 from roost.core.records import InboxItem
 from roost.storage.db import Database
-from roost.storage.tables import conversations, inbox
+from roost.storage.tables import conversations, inbox, leases
 
 QUEUED = "queued"
 DELIVERING = "delivering"
@@ -41,6 +51,7 @@ def _to_item(row: Mapping[str, Any]) -> InboxItem:
         updated_at=row["updated_at"],
         next_attempt_at=row["next_attempt_at"],
         last_error=row["last_error"],
+        claimed_by=row.get("claimed_by"),
     )
 
 
@@ -54,6 +65,17 @@ def _select(*where: ColumnElement[bool]) -> Select[Any]:
 
 def _due(now: datetime) -> ColumnElement[bool]:
     return or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= now)
+
+
+def _claimer_gone(now: datetime) -> ColumnElement[bool]:
+    """The replica delivering the row holds no live lease any more: it died (or stalled
+    longer than a lease lasts), so its delivery may be started over elsewhere."""
+    alive = (
+        select(leases.c.name)
+        .where(leases.c.holder == inbox.c.claimed_by, leases.c.expires_at > now)
+        .exists()
+    )
+    return ~alive
 
 
 class InboxRepository:
@@ -171,13 +193,30 @@ class InboxRepository:
         assert value is None or isinstance(value, datetime)  # min() keeps the column type
         return value
 
-    async def claim(self, item_id: int) -> bool:
-        """queued → delivering; False when someone deleted it or it is not queued."""
+    async def claim(self, item_id: int, holder: str | None = None) -> bool:
+        """queued → delivering; False when someone deleted it or it is not queued.
+
+        With a `holder` (a replica that holds leases), a message another replica claimed
+        and then died delivering is taken over too. On PostgreSQL the row is locked with
+        SKIP LOCKED first: of replicas racing for it, one wins and the others move on at
+        once instead of queueing on the row lock.
+        """
+        now = utcnow()
+        claimable = inbox.c.state == QUEUED
+        if holder is not None:
+            claimable = or_(claimable, and_(inbox.c.state == DELIVERING, _claimer_gone(now)))
+        where = and_(inbox.c.id == item_id, claimable)
         async with self._db.write() as conn:
+            if self._db.dialect == "postgresql":
+                locked = await conn.scalar(
+                    select(inbox.c.id).where(where).with_for_update(skip_locked=True, of=inbox)
+                )
+                if locked is None:
+                    return False
             result = await conn.execute(
                 update(inbox)
-                .where(inbox.c.id == item_id, inbox.c.state == QUEUED)
-                .values(state=DELIVERING, updated_at=utcnow())
+                .where(where)
+                .values(state=DELIVERING, claimed_by=holder, updated_at=now)
             )
         return result.rowcount == 1
 
@@ -189,6 +228,7 @@ class InboxRepository:
                 .where(inbox.c.id == item_id, inbox.c.state == DELIVERING)
                 .values(
                     state=QUEUED,
+                    claimed_by=None,
                     attempts=attempts,
                     last_error=error,
                     next_attempt_at=at,
@@ -196,17 +236,40 @@ class InboxRepository:
                 )
             )
 
-    async def requeue(self, *, item_id: int | None = None, exclude: Collection[int] = ()) -> int:
+    async def requeue(
+        self,
+        *,
+        item_id: int | None = None,
+        exclude: Collection[int] = (),
+        holder: str | None = None,
+    ) -> int:
         """delivering → queued for one item, or for all outside the `exclude`d
         conversations: a delivery that nobody runs any more (the process died, or the worker
-        gave up on it halfway) starts over."""
+        gave up on it halfway) starts over.
+
+        With a `holder` (replicas share the database), "all" means this replica's own
+        deliveries outside `exclude`, and other replicas' whose claimer is gone: a live
+        replica's deliveries are its own business.
+        """
         where = [inbox.c.state == DELIVERING]
         if item_id is not None:
             where.append(inbox.c.id == item_id)
-        if exclude:
-            where.append(inbox.c.conversation_id.not_in(list(exclude)))
+        outside = inbox.c.conversation_id.not_in(list(exclude)) if exclude else None
+        if holder is not None and item_id is None:
+            mine = inbox.c.claimed_by == holder
+            if outside is not None:
+                mine = and_(mine, outside)
+            theirs = and_(
+                or_(inbox.c.claimed_by.is_(None), inbox.c.claimed_by != holder),
+                _claimer_gone(utcnow()),
+            )
+            where.append(or_(mine, theirs))
+        elif outside is not None:
+            where.append(outside)
         async with self._db.write() as conn:
             result = await conn.execute(
-                update(inbox).where(and_(*where)).values(state=QUEUED, updated_at=utcnow())
+                update(inbox)
+                .where(and_(*where))
+                .values(state=QUEUED, claimed_by=None, updated_at=utcnow())
             )
         return int(result.rowcount)

@@ -144,12 +144,43 @@ inbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The replica delivering it: its claim lasts while that replica holds a live lease.
+    Column("claimed_by", String(200), nullable=True),
     # The worker's "oldest open message of this session" and the per-user listings.
     Index("ix_inbox_conversation_id_state_id", "conversation_id", "state", "id"),
     Index("ix_inbox_user_id_state_id", "user_id", "state", "id"),
     Index("ix_inbox_state_next_attempt_at", "state", "next_attempt_at"),
     # Ids are never reused, even after a delete: messages carry them as inbox_id.
     sqlite_autoincrement=True,
+)
+
+# Coordination between replicas: one row per held lease ("conversation:12", "agent:3",
+# "heartbeat:<user>", "replica:<holder>"); expired rows may be taken over by anyone.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    # "Does this holder still hold anything?": whether its inbox claims are still alive.
+    Index("ix_leases_holder_expires_at", "holder", "expires_at"),
+)
+
+# Tool calls waiting for the user's approval, so that an answer sent to any replica
+# reaches the turn waiting on another (it polls its row).
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("call_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("approved", Boolean, nullable=True),  # None until answered
+    Index("ix_approvals_user_id_created_at", "user_id", "created_at"),
 )
 
 roles = Table(

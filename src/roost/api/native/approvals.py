@@ -57,12 +57,14 @@ def _out(approval: Approval) -> ApprovalOut:
 
 @router.get("")
 async def list_approvals(services: ServicesDep, principal: PrincipalDep) -> ApprovalList:
-    return ApprovalList(approvals=[_out(a) for a in services.approvals.pending(principal.user)])
+    return ApprovalList(
+        approvals=[_out(a) for a in await services.approvals.pending(principal.user)]
+    )
 
 
 @router.post("/{approval_id}")
 async def answer_approval(
     approval_id: str, body: ApprovalAnswer, services: ServicesDep, principal: PrincipalDep
 ) -> ApprovalDecision:
-    approval = services.approvals.answer(principal.user, approval_id, body.approve)
+    approval = await services.approvals.answer(principal.user, approval_id, body.approve)
     return ApprovalDecision(id=approval.id, approved=body.approve)

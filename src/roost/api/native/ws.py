@@ -251,7 +251,7 @@ class ChatSocket:
 
     async def _approve(self, data: dict[str, Any]) -> None:
         body: ApproveIn = _parse(ApproveIn, data)
-        approval = self.services.approvals.answer(self.user, body.id, body.approve)
+        approval = await self.services.approvals.answer(self.user, body.id, body.approve)
         await self.outbox.put({"type": "approval", "id": approval.id, "approved": body.approve})
 
     async def _cancel(self, data: dict[str, Any]) -> None:

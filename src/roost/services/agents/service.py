@@ -12,6 +12,7 @@ import builtins
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from roost.services.agents.library import LibraryService
 from roost.services.agents.loop import AgentLoop
 from roost.services.agents.store import AgentStore, LiveAgent, check_block, split_passage
 from roost.services.generation import merge_options
+from roost.services.leases import Lease, LeaseService
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,15 @@ class AgentTurn:
 
 
 class AgentService:
-    def __init__(self, settings: Settings, providers: ProviderRegistry, store: AgentStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        providers: ProviderRegistry,
+        store: AgentStore,
+        leases: LeaseService | None = None,
+    ) -> None:
         self._settings = settings
+        self._leases = leases  # None: this process is alone with its database
         self._providers = providers
         self._store = store
         self.library = LibraryService(store.library)
@@ -321,6 +330,7 @@ class AgentService:
         waited = lock.locked()
         if waited and not wait:
             raise AgentBusy(f"agent {agent_id} is answering another message", retry=False)
+        deadline = time.monotonic() + self._settings.agents.queue_timeout
         try:
             await asyncio.wait_for(lock.acquire(), self._settings.agents.queue_timeout)
         except TimeoutError:
@@ -328,7 +338,11 @@ class AgentService:
                 f"agent {agent_id} is still answering another message; try again later",
                 retry=True,
             ) from None
+        lease: Lease | None = None
         try:
+            if self._leases is not None:  # one turn per agent across replicas too
+                lease = await self._agent_lease(agent, wait=wait, deadline=deadline)
+                waited = True  # its last turn may have run on another replica
             if waited:  # the agent may have changed (or gone) while we waited
                 agent = await self.get(user, agent_id)
             model, provider = self._providers.get(self.model_of(agent))
@@ -342,11 +356,13 @@ class AgentService:
             message = NewAgentMessage("user", packed, new_uuid())
             await self._store.messages.append(agent, [message], ran_at=now)
         except BaseException:
+            if lease is not None:
+                lease.release_soon()
             lock.release()
             raise
         turn = AgentTurn(agent)
         options = merge_options(GenerationOptions(), self._providers.settings_for(model))
-        task = asyncio.create_task(self._run(turn, model, provider, options, lock))
+        task = asyncio.create_task(self._run(turn, model, provider, options, lock, lease))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return turn
@@ -379,7 +395,8 @@ class AgentService:
             lock = self._locks.setdefault(agent.key, asyncio.Lock())
             await lock.acquire()
             options = merge_options(GenerationOptions(), self._providers.settings_for(model))
-            task = asyncio.create_task(self._run(AgentTurn(agent), model, provider, options, lock))
+            turn = AgentTurn(agent)  # SQLite: no other replica, so no lease to take
+            task = asyncio.create_task(self._run(turn, model, provider, options, lock, None))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             resumed += 1
@@ -396,6 +413,7 @@ class AgentService:
         provider: Any,
         options: GenerationOptions,
         lock: asyncio.Lock,
+        lease: Lease | None,
     ) -> None:
         put = turn._queue.put_nowait
         try:
@@ -409,9 +427,28 @@ class AgentService:
             log.exception("agent turn failed for agent %s", turn.agent.id)
             final = AgentFailed("internal_error", f"internal error: {type(exc).__name__}")
         finally:
+            if lease is not None:
+                lease.release_soon()  # serialised with this process's next take of it
             lock.release()
         put(final)
         put(_END)
+
+    async def _agent_lease(self, agent: Agent, *, wait: bool, deadline: float) -> Lease:
+        """The agent's lease: at once (`wait=False`), or within the queue timeout."""
+        assert self._leases is not None
+        name = f"agent:{agent.key}"
+        if not wait:
+            lease = await self._leases.try_acquire(name)
+            if lease is None:
+                raise AgentBusy(f"agent {agent.id} is answering another message", retry=False)
+            return lease
+        try:
+            return await self._leases.acquire(name, within=max(deadline - time.monotonic(), 0))
+        except TimeoutError:
+            raise AgentBusy(
+                f"agent {agent.id} is still answering another message; try again later",
+                retry=True,
+            ) from None
 
     async def drain(self, seconds: float) -> None:
         """Let running turns finish before shutdown; cancel what is left."""

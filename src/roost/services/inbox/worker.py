@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 from roost.config import QueueSettings
@@ -42,8 +43,14 @@ class InboxWorker:
         messages: MessageRepository,
         users: UserRepository,
         turns: TurnService,
+        *,
+        holder: str | None = None,
     ) -> None:
+        """`holder`: this replica's lease holder, when replicas share the database; its
+        claims then last as long as it holds a live lease (LeaseService)."""
         self._settings = settings
+        self._holder = holder
+        self._last_sweep = 0.0
         self._repo = repo
         self._messages = messages
         self._users = users
@@ -65,8 +72,9 @@ class InboxWorker:
 
     async def start(self) -> None:
         # Nothing is in flight when the process starts: deliveries that a crash cut short
-        # start over (their user message is reused, there is no reply yet).
-        recovered = await self._repo.requeue()
+        # start over (their user message is reused, there is no reply yet). With replicas,
+        # only those whose claimer is gone: the others are being delivered right now.
+        recovered = await self._repo.requeue(holder=self._holder)
         if recovered:
             log.info("inbox: %d interrupted deliveries queued again", recovered)
         self._stopping = False
@@ -98,7 +106,9 @@ class InboxWorker:
                 log.exception("inbox: scheduling failed")
             try:
                 await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())
-                sweep = False
+                # Sweep at least every poll interval even when wake-ups never stop: a dead
+                # replica's deliveries are found only by the sweep.
+                sweep = time.monotonic() - self._last_sweep >= self._settings.poll_interval
             except TimeoutError:
                 sweep = True
 
@@ -112,9 +122,10 @@ class InboxWorker:
         """Start a task for each session whose oldest message is due, oldest first."""
         now = utcnow()
         if sweep:
-            # A delivery whose task died halfway (a database error) would block its
-            # session for good; nobody runs it, so it starts over.
-            if await self._repo.requeue(exclude=list(self._sessions)):
+            # A delivery whose task died halfway (a database error), or whose replica died,
+            # would block its session for good; nobody runs it, so it starts over.
+            self._last_sweep = time.monotonic()
+            if await self._repo.requeue(exclude=list(self._sessions), holder=self._holder):
                 log.warning("inbox: abandoned deliveries queued again")
             self._retry_at = await self._repo.next_retry_at(now)
         free = self._settings.max_parallel - len(self._sessions)
@@ -135,17 +146,22 @@ class InboxWorker:
                 item = await self._repo.head(conversation_id)
                 if item is None:
                     return
-                if item.state == DELIVERING:  # this process gave up on it halfway
+                if item.state == DELIVERING and item.claimed_by != self._holder:
+                    # Another replica's: it delivers it (and then the rest), unless it died.
+                    if not await self._repo.claim(item.id, self._holder):
+                        return
+                elif item.state == DELIVERING:  # we gave up on it halfway
                     await self._repo.requeue(item_id=item.id)
                     continue
-                if item.attempts >= self._settings.max_attempts:
+                elif item.attempts >= self._settings.max_attempts:
                     await self._give_up(item)
                     continue
-                if item.next_attempt_at is not None and item.next_attempt_at > utcnow():
+                elif item.next_attempt_at is not None and item.next_attempt_at > utcnow():
                     return  # waiting out a backoff; _run wakes up for it
-                await self._turns.wait_idle(conversation_id)
-                if self._stopping or not await self._repo.claim(item.id):
-                    continue  # deleted meanwhile, or shutting down
+                else:
+                    await self._turns.wait_idle(conversation_id)
+                    if self._stopping or not await self._repo.claim(item.id, self._holder):
+                        continue  # deleted, or another replica won it: look again
                 await self._deliver(item)
                 if len(self._sessions) >= self._settings.max_parallel:
                     return  # other sessions may be waiting for a slot: take turns
