@@ -12,6 +12,9 @@ each), then measures, all in this run:
   ratio near 1 means memory does not grow with the table.
 
     python -m benchmarks.db_dump [--messages 100000]
+
+Target (benchmarks/README.md): peak memory ratio ≈ 1 while the table grows 4 times; the runner
+checks ≤ 1.5.
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
+from benchmarks._figures import Figure, Size
 from roost.core.clock import utcnow
 from roost.storage.db import Database
 from roost.storage.dump import BATCH, DumpReader, export_database, import_database
 from roost.storage.tables import conversations, messages, users
+
+SIZES: dict[Size, dict[str, int]] = {"small": {"count": 5000}, "full": {"count": 100_000}}
+MEMORY_TARGET = "value <= 1.5"  # "≈ 1" while the table grows 4 times: flat, not proportional
 
 WORDS = [
     "the",
@@ -187,7 +194,7 @@ class PgDatabase:
             await self._run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-async def import_line(label: str, dump: Path, url: str, rows: list[dict[str, Any]]) -> None:
+async def import_line(label: str, dump: Path, url: str, rows: list[dict[str, Any]]) -> list[Figure]:
     # The messages' parents must exist for the baseline: import first, then time both.
     await import_from(dump, url)
     took = await timed(lambda: import_from(dump, url))
@@ -196,9 +203,11 @@ async def import_line(label: str, dump: Path, url: str, rows: list[dict[str, Any
         f"import into {label:10} {took:6.2f} s  {len(rows) / took:9.0f} messages/s   "
         f"plain insert {base:6.2f} s   ratio {took / base:4.2f}"
     )
+    count = len(rows)
+    return [Figure(f"db import into {label}", count / took, "msgs/s", count / base)]
 
 
-async def main(count: int) -> None:
+async def main(count: int) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         small, big = f"sqlite+aiosqlite:///{root / 's.db'}", f"sqlite+aiosqlite:///{root / 'b.db'}"
@@ -214,14 +223,15 @@ async def main(count: int) -> None:
             f"export            {export:6.2f} s  {count / export:9.0f} messages/s   "
             f"plain read   {read:6.2f} s   ratio {export / read:4.2f}"
         )
+        found = [Figure("db export", count / export, "msgs/s", count / read)]
         rows = await message_rows(big)
         target = f"sqlite+aiosqlite:///{root / 'target.db'}"
-        await import_line("SQLite", dump, target, rows)
+        found += await import_line("SQLite", dump, target, rows)
         async with PgDatabase() as pg:
             if pg is None:
                 print("import into PostgreSQL: skipped (set ROOST_TEST_DATABASE_URL)")
             else:
-                await import_line("PostgreSQL", dump, pg, rows)
+                found += await import_line("PostgreSQL", dump, pg, rows)
         del rows
 
         small_dump = root / "small.jsonl"
@@ -240,9 +250,25 @@ async def main(count: int) -> None:
             f"{import_big / mib:.1f} MiB at {count} (ratio {import_big / import_small:.2f}, "
             "table ratio 4.00)"
         )
+        for way, low, high in (
+            ("export", export_small, export_big),
+            ("import", import_small, import_big),
+        ):
+            found.append(
+                Figure(
+                    f"db {way} peak memory, N ÷ N/4 messages",
+                    high / low,
+                    target=MEMORY_TARGET,
+                )
+            )
+        return found
+
+
+def figures(size: Size) -> list[Figure]:
+    return asyncio.run(main(**SIZES[size]))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=SIZES["full"]["count"])
     asyncio.run(main(parser.parse_args().messages))

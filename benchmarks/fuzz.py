@@ -7,6 +7,9 @@ same run: GET /health, the cheapest route, with the same client. Exit status 1 o
 failure. `--examples` is per operation and mode (valid, invalid); 60 makes > 5,000 requests.
 
     .venv/bin/python -m benchmarks.fuzz [--examples 60] [--seed 1]
+
+Target (issue 11): 0 failures in ≥ 5,000 requests (the full size; the small one makes a
+few hundred).
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from pathlib import Path
 
 import requests
 
-from tests.fuzz.runner import fuzz
+from benchmarks._figures import Figure, Size
+from tests.fuzz.runner import Report, fuzz
 from tests.fuzz.server import fuzz_server
 
 BASELINE_REQUESTS = 500
+SIZES: dict[Size, dict[str, int]] = {"small": {"examples": 5}, "full": {"examples": 60}}
+FULL_REQUESTS = 5000  # issue 11's floor for the full run
 
 
 def health_rate(url: str) -> float:
@@ -33,20 +39,16 @@ def health_rate(url: str) -> float:
     return BASELINE_REQUESTS / (time.perf_counter() - started)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=60, help="cases per operation and mode")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--verbose", action="store_true", help="print progress per operation")
-    args = parser.parse_args()
+def measure(examples: int = 60, seed: int = 1, verbose: bool = False) -> tuple[Report, float]:
+    """Fuzz a fresh server; the report and the baseline rate (GET /health, req/s)."""
     with tempfile.TemporaryDirectory() as tmp, fuzz_server(Path(tmp) / "home") as (url, creds):
         baseline = health_rate(url)
         report = fuzz(
             url,
             creds,
-            examples=args.examples,
-            seed=args.seed,
-            log=print if args.verbose else (lambda line: None),
+            examples=examples,
+            seed=seed,
+            log=print if verbose else (lambda line: None),
         )
     rate = report.requests / report.seconds if report.seconds else 0.0
     print(report.summary())
@@ -59,6 +61,28 @@ def main() -> int:
     )
     for failure in report.failures:
         print("\n" + failure)
+    return report, baseline
+
+
+def figures(size: Size) -> list[Figure]:
+    report, baseline = measure(**SIZES[size])
+    rate = report.requests / report.seconds if report.seconds else 0.0
+    # The request floor is the full run's; a small run is a quick check, not a short one.
+    floor = f"value >= {FULL_REQUESTS}" if size == "full" else ""
+    return [
+        Figure("fuzz: failures", len(report.failures), target="value <= 0"),
+        Figure("fuzz: requests", report.requests, target=floor),
+        Figure("fuzz: request rate", rate, "req/s", baseline),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=60, help="cases per operation and mode")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--verbose", action="store_true", help="print progress per operation")
+    args = parser.parse_args()
+    report, _ = measure(args.examples, args.seed, args.verbose)
     return 1 if report.failures else 0
 
 

@@ -14,6 +14,9 @@ resume replays a finished stream from the database.
         [--database-url postgresql+asyncpg://...]   (default: a temporary SQLite file)
 
 With a PostgreSQL URL the run creates a throwaway database on that server and drops it.
+
+For benchmarks/run: the defaults (instant, the worst case: no target), then a model's
+pace (64 tokens 10 ms apart), where on/off should be ≈ 1 (checked as ≤ 1.1).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
+from benchmarks._figures import Figure, Size
 from roost.config import load_settings
 from roost.core.records import User
 from roost.providers.base import Finish, TextChunk, UsageChunk
@@ -37,6 +41,14 @@ from roost.providers.registry import ProviderRegistry
 from roost.providers.scripted import ScriptedProvider
 from roost.services.container import Services, build_services
 from roost.services.streams import StreamService
+
+# Per pace: instant (the defaults at full size) and a model's pace, where the target holds.
+SIZES: dict[Size, dict[str, int]] = {
+    "small": {"tokens": 256, "turns": 5, "rounds": 1, "paced_turns": 5},
+    "full": {"tokens": 256, "turns": 40, "rounds": 3, "paced_turns": 20},
+}
+PACED = {"tokens": 64, "token_ms": 10}
+PACED_TARGET = "ratio <= 1.1"  # "on/off ≈ 1 at a realistic pace"
 
 
 def scripted_reply(tokens: int, delay: float) -> list[Any]:
@@ -76,7 +88,7 @@ class CountingStore:
 
 async def main(
     tokens: int, turns: int, rounds: int, database_url: str | None, delay: float, gap: float
-) -> None:
+) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         settings = load_settings(home=home, env={"ROOST_HOME": str(home)})
@@ -127,11 +139,20 @@ async def main(
     pace = f"a token every {delay * 1000:g} ms" if delay else "instant"
     print(f"{db}, {tokens} tokens a turn ({pace}), {turns * rounds} turns each way, ", end="")
     print(f"{gap * 1000:g} ms between turns")
+    per_token = f"{delay * 1000:g} ms/token" if delay else "instant"
+    name = f"stream resume, {db}, {per_token}"
+    target = PACED_TARGET if delay else ""  # instant is the worst case, not a target
+    found = []
     for label, index in (("first event", 0), ("last event", 1)):
         off, on = p50("off", index), p50("on", index)
         print(f"  {label:11} p50  off {off:7.2f} ms   on {on:7.2f} ms   on/off {on / off:5.2f}")
-    print(f"  database writes per recorded turn: {writes / (turns * rounds):.1f}")
+        found.append(Figure(f"{name}: {label} p50", on, "ms", off, target=target))
+    per_turn = writes / (turns * rounds)
+    print(f"  database writes per recorded turn: {per_turn:.1f}")
     print(f"  resume replay: {replayed} events in {replay_seconds * 1000:.1f} ms")
+    found.append(Figure(f"{name}: db writes per turn", per_turn))
+    found.append(Figure(f"{name}: resume replay", replayed / replay_seconds, "events/s"))
+    return found
 
 
 async def _admin(url: str, sql: str) -> None:
@@ -142,17 +163,24 @@ async def _admin(url: str, sql: str) -> None:
         await conn.close()
 
 
-async def on_throwaway(server_url: str | None, *args: Any) -> None:
+async def on_throwaway(server_url: str | None, *args: Any) -> list[Figure]:
     if server_url is None:
-        await main(*args[:3], None, *args[3:])
-        return
+        return await main(*args[:3], None, *args[3:])
     name = f"roost_bench_streams_{uuid.uuid4().hex[:10]}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')
     try:
         url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name)
-        await main(*args[:3], url.render_as_string(hide_password=False), *args[3:])
+        return await main(*args[:3], url.render_as_string(hide_password=False), *args[3:])
     finally:
         await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def figures(size: Size) -> list[Figure]:
+    sizes = SIZES[size]
+    instant = asyncio.run(main(sizes["tokens"], sizes["turns"], sizes["rounds"], None, 0.0, 0.0))
+    paced_tokens, delay = PACED["tokens"], PACED["token_ms"] / 1000
+    paced = asyncio.run(main(paced_tokens, sizes["paced_turns"], sizes["rounds"], None, delay, 0.0))
+    return instant + paced
 
 
 if __name__ == "__main__":
