@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from roost.config import load_settings, reference, reference_table
+from roost.config import load_settings
+from roost.config.reference import reference, reference_table
 from roost.core.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
