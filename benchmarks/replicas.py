@@ -30,6 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,8 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _server import PASSWORD, free_port, start_roost, wait_for_health
+from benchmarks._figures import Figure, Size
+from benchmarks._server import PASSWORD, free_port, start_roost, wait_for_health
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -228,6 +229,55 @@ async def census(
     return counts, with_leases, without
 
 
+@dataclass
+class Measured:
+    rates: dict[str, float]  # setup -> turns/s
+    commits: dict[str, float]  # "pg, N" -> PostgreSQL commits per turn
+    sqlite_counts: Counter[str]
+    pg_counts: Counter[str]
+    lease_ms: tuple[float, float, float, float]  # sqlite on/off, postgresql on/off
+
+
+def measure(turns: int, clients: int, pg: str) -> Measured:
+    rates: dict[str, float] = {}
+    commits: dict[str, float] = {}
+    with upstream() as model_port:
+        with replicas(1, model_port, None) as urls:
+            rates["sqlite, 1 replica"] = asyncio.run(throughput(urls, clients, turns))
+        for count in (1, 2):
+            with pg_database(pg) as url, replicas(count, model_port, url) as urls:
+                before = asyncio.run(pg_commits(url))
+                rate = asyncio.run(throughput(urls, clients, turns))
+                done = 2 * (turns // clients) * clients  # warm-up + measured
+                commits[f"pg, {count}"] = (asyncio.run(pg_commits(url)) - before) / done
+                rates[f"postgresql, {count} replica{'s' if count > 1 else ''}"] = rate
+        sqlite_counts, sqlite_on, sqlite_off = asyncio.run(census(model_port, None, 50))
+        with pg_database(pg) as url:
+            pg_counts, pg_on, pg_off = asyncio.run(census(model_port, url, 50))
+    return Measured(
+        rates, commits, sqlite_counts, pg_counts, (sqlite_on, sqlite_off, pg_on, pg_off)
+    )
+
+
+def figures(size: Size) -> list[Figure]:
+    turns = 150 if size == "small" else 600
+    m = measure(turns, 16, os.environ.get("ROOST_TEST_DATABASE_URL", DEFAULT_PG))
+    one_pg, sqlite = m.rates["postgresql, 1 replica"], m.rates["sqlite, 1 replica"]
+    sqlite_on, sqlite_off, pg_on, pg_off = m.lease_ms
+    return [
+        Figure(
+            "replicas: 2 ÷ 1 replica on PostgreSQL",
+            m.rates["postgresql, 2 replicas"],
+            "turns/s",
+            one_pg,
+        ),
+        Figure("replicas: PostgreSQL ÷ SQLite, 1 replica", one_pg, "turns/s", sqlite),
+        Figure("replicas: PostgreSQL commits per turn", m.commits["pg, 1"]),
+        Figure("replicas: turn with leases ÷ without, SQLite", sqlite_on, "ms", sqlite_off),
+        Figure("replicas: turn with leases ÷ without, PostgreSQL", pg_on, "ms", pg_off),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=600)
@@ -235,21 +285,10 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("ROOST_TEST_DATABASE_URL", DEFAULT_PG))
     args = parser.parse_args()
 
-    results: dict[str, float] = {}
-    commits: dict[str, float] = {}
-    with upstream() as model_port:
-        with replicas(1, model_port, None) as urls:
-            results["sqlite, 1 replica"] = asyncio.run(throughput(urls, args.clients, args.turns))
-        for count in (1, 2):
-            with pg_database(args.pg) as url, replicas(count, model_port, url) as urls:
-                before = asyncio.run(pg_commits(url))
-                rate = asyncio.run(throughput(urls, args.clients, args.turns))
-                done = 2 * (args.turns // args.clients) * args.clients  # warm-up + measured
-                commits[f"pg, {count}"] = (asyncio.run(pg_commits(url)) - before) / done
-                results[f"postgresql, {count} replica{'s' if count > 1 else ''}"] = rate
-        sqlite_counts, sqlite_on, sqlite_off = asyncio.run(census(model_port, None, 50))
-        with pg_database(args.pg) as url:
-            pg_counts, pg_on, pg_off = asyncio.run(census(model_port, url, 50))
+    m = measure(args.turns, args.clients, args.pg)
+    results, commits = m.rates, m.commits
+    sqlite_counts, pg_counts = m.sqlite_counts, m.pg_counts
+    sqlite_on, sqlite_off, pg_on, pg_off = m.lease_ms
 
     one_pg = results["postgresql, 1 replica"]
     print(f"chat turns/s, instant model, {args.clients} clients, {args.turns} turns\n")
