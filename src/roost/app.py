@@ -17,6 +17,7 @@ from roost.api.chatnvim import router as chatnvim_router
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
+from roost.api.limits import RateLimit, bounds
 from roost.api.llamachat import register_errors as register_llamachat_errors
 from roost.api.llamachat import router as llamachat_router
 from roost.api.memgpt import register_errors as register_memgpt_errors
@@ -120,5 +121,8 @@ def create_app(
         default=settings.limits.max_body_bytes,
         overrides=upload_limits(settings.speech.max_file_bytes),
     )
+    limits = bounds(settings)
+    if limits.active:  # inside the Host check: a refused Host costs no bucket
+        app.add_middleware(RateLimit, bounds=limits)
     app.add_middleware(HostGuard, bind=settings.server.bind, extra=settings.server.allowed_hosts)
     return app

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
+from roost.api.limits import open_stream
 from roost.api.openai import convert
 from roost.api.openai.respond import respond
 from roost.api.openai.schemas import ChatFields
@@ -54,7 +55,11 @@ def _error_frame(failed: TurnFailed) -> str:
 
 
 @router.post("/chat", response_model=None)
-async def chat(body: Kernel2ChatBody, services: ServicesDep, principal: PrincipalDep) -> Response:
+async def chat(
+    body: Kernel2ChatBody, http: Request, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    if body.stream:
+        open_stream(http)
     metadata = body.metadata or Kernel2Metadata()
     request = replace(
         convert.completion_request(body, role_id=metadata.role_id),

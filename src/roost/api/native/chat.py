@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.limits import open_stream
 from roost.api.native.events import event_payload
 from roost.api.native.schemas import ChatRequestBody, ChatResponseBody, tokens, tool_uses
 from roost.api.sse import DONE, EventStream, data, sse_response
@@ -56,8 +57,9 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
 
 @router.post("/stream", response_class=EventStream)
 async def chat_stream(
-    body: ChatRequestBody, services: ServicesDep, principal: PrincipalDep
+    body: ChatRequestBody, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> EventStream:
+    open_stream(request)
     # Errors before the model starts (bad session, unknown model) are plain JSON errors;
     # after the stream opens they arrive as an `error` event.
     handle = await _start(body, services, principal)

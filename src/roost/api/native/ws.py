@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from roost import __version__
 from roost.api.deps import is_loopback, presented_key
+from roost.api.limits import open_stream, trust
 from roost.api.native.events import event_payload
 from roost.api.ws import POLICY_VIOLATION, Outbox, origin_allowed, pump
-from roost.core.errors import Conflict, InvalidRequest, RoostError, Unauthorized
+from roost.core.errors import Conflict, InvalidRequest, RateLimited, RoostError, Unauthorized
 from roost.core.events import TurnDone, TurnFailed, TurnStarted
 from roost.services.auth import Principal
 from roost.services.container import Services
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["native"])
 
 MAX_ID = 200
+TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the server is overloaded, retry later
 # Turns whose client left before they started: kept referenced until they finish.
 _detached: set[asyncio.Task[None]] = set()
 
@@ -279,7 +281,9 @@ async def chat_socket(websocket: WebSocket) -> None:
     key = presented_key(websocket) or websocket.query_params.get("token")
     try:
         principal = await services.auth.authenticate(key, loopback=is_loopback(websocket))
-    except Unauthorized as exc:
+        trust(websocket)
+        open_stream(websocket)  # counted until this handler returns
+    except (Unauthorized, RateLimited) as exc:
         # Accept first: a browser sees neither a refused handshake's status nor its body,
         # but it does see this error message and the close code and reason.
         try:
@@ -287,7 +291,8 @@ async def chat_socket(websocket: WebSocket) -> None:
             await websocket.send_text(
                 json.dumps(_error(exc.code, exc.message), separators=(",", ":"))
             )
-            await websocket.close(POLICY_VIOLATION, exc.message[:120])
+            code = TRY_AGAIN_LATER if isinstance(exc, RateLimited) else POLICY_VIOLATION
+            await websocket.close(code, exc.message[:120])
         except _GONE:
             pass
         return
