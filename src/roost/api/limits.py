@@ -141,13 +141,13 @@ class Limiter:
 class Caller:
     """This request's caller, as the middleware found it; the routes read it from scope."""
 
-    __slots__ = ("digest", "ident", "limiter", "streaming")
+    __slots__ = ("address", "digest", "limiter", "stream")
 
-    def __init__(self, limiter: Limiter, digest: str | None, ident: str) -> None:
+    def __init__(self, limiter: Limiter, digest: str | None, address: str) -> None:
         self.limiter = limiter
         self.digest = digest
-        self.ident = ident
-        self.streaming = False
+        self.address = address
+        self.stream: str | None = None  # the identity a stream slot was taken from
 
 
 def presented_digest(scope: Scope) -> str | None:
@@ -188,8 +188,8 @@ class RateLimit:
         limiter = self.limiter
         digest = presented_digest(scope)
         client = scope.get("client")
-        ident = limiter.identity(digest, client[0] if client else "")
-        wait = limiter.take(ident)
+        address = client[0] if client else ""
+        wait = limiter.take(limiter.identity(digest, address))
         if wait > 0.0:
             error = rate_limited(wait)
             if scope["type"] == "websocket":  # refused handshake; HTTP clients see the 429
@@ -197,13 +197,13 @@ class RateLimit:
             else:
                 await render(scope["path"], error)(scope, receive, send)
             return
-        caller = Caller(limiter, digest, ident)
+        caller = Caller(limiter, digest, address)
         scope[SCOPE_KEY] = caller
         try:
             await self.app(scope, receive, send)
         finally:
-            if caller.streaming:
-                limiter.release(caller.ident)
+            if caller.stream is not None:
+                limiter.release(caller.stream)
 
 
 async def _deny_websocket(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
@@ -224,12 +224,14 @@ def open_stream(conn: HTTPConnection) -> None:
     """Count a stream for this caller, before its turn starts; RateLimited past the bound.
     The slot is released when the request (or WebSocket) ends."""
     caller: Caller | None = conn.scope.get(SCOPE_KEY)
-    if caller is None or caller.streaming:
+    if caller is None or caller.stream is not None:
         return
-    if not caller.limiter.acquire(caller.ident):
-        limit = caller.limiter.bounds.max_streams
+    limiter = caller.limiter
+    ident = limiter.identity(caller.digest, caller.address)  # after auth: the key's own
+    if not limiter.acquire(ident):
+        limit = limiter.bounds.max_streams
         raise RateLimited(
             f"too many streams at once for this key (at most {limit}): retry when one ends",
             retry_after=1,
         )
-    caller.streaming = True
+    caller.stream = ident
