@@ -13,6 +13,7 @@ whether the stream finished, failed or the client hung up.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from roost.core.errors import RateLimited
 
 SCOPE_KEY = "roost.caller"
 EXEMPT_PATHS = frozenset({"/health"})  # liveness probes are never refused
+TRY_AGAIN_LATER = 1013  # RFC 6455's close code for "overloaded, retry later"
 MAX_ENTRIES = 10_000  # buckets kept; the least recently used go first
 LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
 # What an unset setting means on a bind that other machines can reach.
@@ -192,7 +194,7 @@ class RateLimit:
         wait = limiter.take(limiter.identity(digest, address))
         if wait > 0.0:
             error = rate_limited(wait)
-            if scope["type"] == "websocket":  # refused handshake; HTTP clients see the 429
+            if scope["type"] == "websocket":
                 await _deny_websocket(scope, receive, send, error)
             else:
                 await render(scope["path"], error)(scope, receive, send)
@@ -207,10 +209,21 @@ class RateLimit:
 
 
 async def _deny_websocket(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
-    if "websocket.http.response" in scope.get("extensions", {}):
-        await render(scope["path"], error)(scope, receive, send)  # Starlette prefixes it
-    else:
-        await send({"type": "websocket.close", "code": 1013, "reason": error.message})
+    """Accept, say why, close with 1013 (try again later): a browser sees neither a refused
+    handshake's status nor its body, but it does see this (as for a bad key)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    text = json.dumps(
+        {
+            "type": "error",
+            "error": {"code": error.code, "message": error.message},
+            "retry_after": error.retry_after,
+        }
+    )
+    await send({"type": "websocket.send", "text": text})
+    await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": error.message})
 
 
 def trust(conn: HTTPConnection) -> None:

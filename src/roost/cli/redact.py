@@ -3,8 +3,8 @@
 Keys travel in headers (`Authorization: Bearer`, `X-API-Key`), in query strings (the
 browser WebSocket's `?token=`, MemGPT's `DELETE /admin/users/keys?api_key=`), and, at
 trace level, uvicorn logs each request's scope and the WebSocket library each handshake
-header. Each argument of a record is redacted where it is a string (the access log's
-formatter reads the arguments one by one); anything else is formatted first.
+header. A record is redacted as formatted; the access log's arguments one by one, since
+its formatter reads them separately.
 """
 
 from __future__ import annotations
@@ -45,10 +45,16 @@ def _clean(arg: object) -> object:
 
 class Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            # Its formatter unpacks the arguments (client, method, path, version, status).
             record.args = tuple(_clean(a) for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: _clean(v) for k, v in record.args.items()}
+            return True
+        # Elsewhere a secret may only show once formatted ("< %s: %s" % (name, value)).
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # a broken record: let logging report it as it would
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
         return True

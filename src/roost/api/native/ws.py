@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from roost import __version__
 from roost.api.deps import is_loopback, presented_key
-from roost.api.limits import open_stream, trust
+from roost.api.limits import TRY_AGAIN_LATER, open_stream, trust
 from roost.api.native.events import event_payload
 from roost.api.ws import POLICY_VIOLATION, Outbox, origin_allowed, pump
 from roost.core.errors import Conflict, InvalidRequest, RateLimited, RoostError, Unauthorized
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["native"])
 
 MAX_ID = 200
-TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the server is overloaded, retry later
 # Turns whose client left before they started: kept referenced until they finish.
 _detached: set[asyncio.Task[None]] = set()
 
