@@ -124,5 +124,10 @@ def create_app(
     limits = bounds(settings)
     if limits.active:  # inside the Host check: a refused Host costs no bucket
         app.add_middleware(RateLimit, bounds=limits)
-    app.add_middleware(HostGuard, bind=settings.server.bind, extra=settings.server.allowed_hosts)
+    app.add_middleware(
+        HostGuard,
+        bind=settings.server.bind,
+        extra=settings.server.allowed_hosts,
+        origins=settings.server.cors_origins,
+    )
     return app

@@ -283,3 +283,73 @@ async def test_rebinding_hosts_are_refused_in_each_dialect(env: Env, host: str) 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:31327", "127.0.0.1:31327", "[::1]:31327"])
 async def test_our_own_names_are_accepted(env: Env, host: str) -> None:
     assert (await env.client.get("/api/sessions", headers={"Host": host})).status_code == 200
+
+
+# --- cross-site writes (CSRF) -------------------------------------------------------------
+
+SIMPLE = {"Content-Type": "text/plain"}  # what a cross-site form may send without preflight
+
+
+@pytest.fixture
+async def keyless_env(settings: Settings) -> AsyncIterator[Env]:
+    settings.auth.required = False  # loopback callers need no key: the case CSRF targets
+    settings.server.cors_origins = ["http://app.example"]
+    async with running(settings) as env:
+        env.client.headers.pop("X-API-Key")
+        yield env
+
+
+@pytest.mark.parametrize(
+    ("dialect", "path", "body"),
+    [
+        ("chatnvim", "/", '{"session": "s", "content": "from evil"}'),
+        ("llamachat", "/api/conversations", ""),
+        ("native", "/api/sessions", ""),
+        ("openai", "/v1/chat/completions", '{"messages": [{"role": "user", "content": "x"}]}'),
+        ("memgpt", "/api/humans", '{"name": "evil", "text": "x"}'),
+    ],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame or a file:// page
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://127.0.0.1:31327.evil.example"},
+    ],
+)
+async def test_cross_site_writes_are_refused(
+    keyless_env: Env, dialect: str, path: str, body: str, headers: dict[str, str]
+) -> None:
+    client = keyless_env.client
+    response = await client.post(path, content=body, headers={**SIMPLE, **headers})
+    assert response.status_code == 403, response.text
+    assert error_shape_ok(dialect, 403, response.json()), response.text
+    assert (await client.get("/api/sessions")).json()["total"] == 0
+    assert (await client.get("/api/queue")).json()["messages"] == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # not a browser
+        {"Origin": "http://127.0.0.1:31327"},  # roost's own UI
+        {"Origin": "http://app.example"},  # a configured CORS origin
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},  # typed into the address bar
+    ],
+)
+async def test_same_site_and_non_browser_writes_pass(
+    keyless_env: Env, headers: dict[str, str]
+) -> None:
+    response = await keyless_env.client.post("/api/sessions", json={}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_cross_site_reads_are_not_refused(keyless_env: Env) -> None:
+    # The browser will not let the page read the answer (CORS is closed to it).
+    response = await keyless_env.client.get(
+        "/api/sessions", headers={"Origin": "http://evil.example"}
+    )
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
