@@ -1,7 +1,8 @@
 """Abuse bounds per caller: a request rate (token bucket) and concurrent streams.
 
-Who is the caller: a key that has authenticated here before (its digest), else the
-client's address. So a flood of made-up keys is one address's bucket, not a fresh bucket
+Who is the caller: a key that has authenticated here before (its digest: Python's keyed
+SipHash of the key, fast and not reversible, random per process), else the client's
+address. So a flood of made-up keys is one address's bucket, not a fresh bucket
 per guess, and the table holds at most the keys that are real plus the addresses seen.
 Everything is in this process's memory: O(1) a request, no database, and per replica.
 
@@ -12,7 +13,6 @@ whether the stream finished, failed or the client hung up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -80,20 +80,20 @@ class Limiter:
         self.bounds = bounds
         self._rate = bounds.requests_per_minute / 60.0  # tokens a second
         self._max_entries = max_entries
-        self._buckets: dict[str, _Bucket] = {}
-        self._known: set[str] = set()  # digests of keys that authenticated here
+        self._buckets: dict[int | str, _Bucket] = {}
+        self._known: set[int] = set()  # digests of keys that authenticated here
 
-    def identity(self, digest: str | None, address: str) -> str:
+    def identity(self, digest: int | None, address: str) -> int | str:
         return digest if digest is not None and digest in self._known else "addr:" + address
 
-    def trust(self, digest: str) -> None:
+    def trust(self, digest: int) -> None:
         """A key authenticated: from now on it has its own bucket, not its address's."""
         if digest not in self._known:
             if len(self._known) >= self._max_entries:
                 self._known.clear()  # back to per-address buckets until they sign in again
             self._known.add(digest)
 
-    def _bucket(self, ident: str, now: float) -> _Bucket:
+    def _bucket(self, ident: int | str, now: float) -> _Bucket:
         bucket = self._buckets.pop(ident, None)  # re-inserted: the dict is in LRU order
         if bucket is None:
             bucket = _Bucket(float(self.bounds.burst), now)
@@ -106,7 +106,7 @@ class Limiter:
         self._buckets[ident] = bucket
         return bucket
 
-    def take(self, ident: str) -> float:
+    def take(self, ident: int | str) -> float:
         """0.0 if the request may go ahead, else the seconds until it may."""
         if self._rate <= 0:
             return 0.0
@@ -120,7 +120,7 @@ class Limiter:
         bucket.tokens = tokens
         return (1.0 - tokens) / self._rate
 
-    def acquire(self, ident: str) -> bool:
+    def acquire(self, ident: int | str) -> bool:
         limit = self.bounds.max_streams
         if limit <= 0:
             return True
@@ -130,12 +130,12 @@ class Limiter:
         bucket.streams += 1
         return True
 
-    def release(self, ident: str) -> None:
+    def release(self, ident: int | str) -> None:
         bucket = self._buckets.get(ident)
         if bucket is not None and bucket.streams > 0:
             bucket.streams -= 1
 
-    def streams(self, ident: str) -> int:
+    def streams(self, ident: int | str) -> int:
         bucket = self._buckets.get(ident)
         return bucket.streams if bucket is not None else 0
 
@@ -145,14 +145,14 @@ class Caller:
 
     __slots__ = ("address", "digest", "limiter", "stream")
 
-    def __init__(self, limiter: Limiter, digest: str | None, address: str) -> None:
+    def __init__(self, limiter: Limiter, digest: int | None, address: str) -> None:
         self.limiter = limiter
         self.digest = digest
         self.address = address
-        self.stream: str | None = None  # the identity a stream slot was taken from
+        self.stream: int | str | None = None  # the identity a stream slot was taken from
 
 
-def presented_digest(scope: Scope) -> str | None:
+def presented_digest(scope: Scope) -> int | None:
     """The digest of the key the request presents, wherever roost accepts one."""
     secret: bytes | None = None
     for name, value in scope.get("headers", ()):
@@ -167,7 +167,7 @@ def presented_digest(scope: Scope) -> str | None:
         for pair in scope.get("query_string", b"").split(b"&"):
             if pair.startswith(b"token="):
                 secret = pair[6:]
-    return hashlib.sha256(secret).hexdigest() if secret else None
+    return hash(secret) if secret else None
 
 
 def rate_limited(seconds: float) -> ApiError:
