@@ -7,13 +7,14 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from roost import __version__
 from roost.api import errors
 from roost.api.chatnvim import register_errors as register_chatnvim_errors
 from roost.api.chatnvim import router as chatnvim_router
+from roost.api.deps import single_query_values
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
@@ -25,6 +26,7 @@ from roost.api.memgpt import router as memgpt_router
 from roost.api.native import router as native_router
 from roost.api.openai import register_errors as register_openai_errors
 from roost.api.openai import router as openai_router
+from roost.api.openapi import install as install_openapi
 from roost.api.ui import router as ui_router
 from roost.api.uploads import upload_limits
 from roost.config import Settings
@@ -92,22 +94,28 @@ def create_app(
         version=__version__,
         description="A local-first AI assistant server speaking the APIs your clients use.",
         lifespan=lifespan,
+        # /docs and /redoc would load Swagger UI and ReDoc from a CDN: no third-party
+        # origin (see docs/openapi.md). /openapi.json stays, public.
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
+    install_openapi(app)
     register_kernel2_errors()
     register_openai_errors()
     # Routers are matched in order, each nested router at a cost (~40 us a request for
     # each one passed over, twice: FastAPI matches again to handle): the chat
     # completions proxy, the path that must add least, comes first. No paths overlap.
     app.include_router(openai_router)
-    app.include_router(kernel2_router)
-    app.include_router(native_router)
+    single = [Depends(single_query_values)]  # ?a=1&a=2 is a 400 (not on /v1: no queries)
+    app.include_router(kernel2_router, dependencies=single)
+    app.include_router(native_router, dependencies=single)
     register_memgpt_errors()
-    app.include_router(memgpt_router)
+    app.include_router(memgpt_router, dependencies=single)
     register_chatnvim_errors()
-    app.include_router(chatnvim_router)
+    app.include_router(chatnvim_router, dependencies=single)
     register_llamachat_errors()
-    app.include_router(llamachat_router)
+    app.include_router(llamachat_router, dependencies=single)
     app.include_router(ui_router)
     if settings.server.cors_origins:
         app.add_middleware(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from roost.core.errors import Conflict
+from roost.core.errors import Conflict, InvalidRequest
 from roost.core.records import User
 from roost.storage import ConversationRepository, MessageRepository
 
@@ -96,3 +96,18 @@ async def test_delete(
     # The public id is free again.
     again = await conversations.create(alice.id, "c", title="t")
     assert await messages.list(alice.id, again.id) == []
+
+
+async def test_text_the_database_cannot_store_is_invalid_input(
+    conversations: ConversationRepository, alice: User, db_url: str
+) -> None:
+    """Found by the fuzz test: PostgreSQL text cannot hold NUL, which was a 500."""
+    if db_url.startswith("sqlite"):
+        made = await conversations.create(alice.id, "nul\x00id", title="a\x00b")
+        assert made.title == "a\x00b"  # SQLite stores it
+        return
+    with pytest.raises(InvalidRequest, match="NUL"):
+        await conversations.create(alice.id, "nul\x00id", title="t")
+    with pytest.raises(InvalidRequest, match="NUL"):
+        await conversations.get(alice.id, "\x00")
+    assert await conversations.list(alice.id) == []  # nothing was stored

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from roost.api.limits import trust
+from roost.core.errors import InvalidRequest
 from roost.services.auth import Principal
 from roost.services.container import Services
 
@@ -44,6 +45,21 @@ async def get_principal(
     )
     trust(request)
     return principal
+
+
+async def single_query_values(request: Request) -> None:
+    """A query parameter given twice is ambiguous: refuse it rather than use the last one.
+
+    A router dependency (create_app) of every router whose routes take query parameters;
+    not of /v1, whose routes take none and whose path must stay cheap.
+    """
+    items = request.query_params.multi_items()
+    if len(items) != len(request.query_params):
+        seen: set[str] = set()
+        for name, _ in items:
+            if name in seen:
+                raise InvalidRequest(f"query parameter '{name}' is given more than once", name)
+            seen.add(name)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from roost.core.errors import RoostError
@@ -54,6 +55,17 @@ class ApiError:
 Renderer = Callable[[ApiError], Response]
 
 
+class NativeErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class NativeError(BaseModel):
+    """roost's own error envelope (and the shape of any path no dialect claims)."""
+
+    error: NativeErrorDetail
+
+
 def render_native(error: ApiError) -> Response:
     body = {"error": {"code": error.code, "message": error.message}}
     return JSONResponse(body, status_code=error.status)
@@ -61,6 +73,18 @@ def render_native(error: ApiError) -> Response:
 
 _RENDERERS: list[tuple[str, Renderer]] = []
 _EXACT: dict[str, Renderer] = {}
+# What each renderer's body looks like, for /openapi.json (roost.api.openapi).
+_SCHEMAS: dict[Renderer, type[BaseModel]] = {render_native: NativeError}
+
+
+def document(renderer: Renderer, schema: type[BaseModel]) -> None:
+    """Declare the JSON body `renderer` writes, so the OpenAPI document can show it."""
+    _SCHEMAS[renderer] = schema
+
+
+def error_schema_for(path: str) -> type[BaseModel]:
+    """The error body a request to `path` gets: the same lookup as the renderer's."""
+    return _SCHEMAS.get(renderer_for(path), NativeError)
 
 
 def register_renderer(prefix: str, renderer: Renderer) -> None:
@@ -147,6 +171,15 @@ def install(app: FastAPI) -> None:
                 response.headers[name] = value
         return response
 
+    async def not_unicode(request: Request, exc: Exception) -> Response:
+        # JSON may escape a lone UTF-16 surrogate ("\ud800"), which Python's json accepts
+        # but no database, file or upstream can encode: the client's text is invalid.
+        assert isinstance(exc, UnicodeEncodeError)
+        if exc.reason != "surrogates not allowed":
+            return await unexpected(request, exc)
+        message = "text must be valid Unicode, without a lone surrogate escape (\\ud800-\\udfff)"
+        return render(request.url.path, ApiError(400, "invalid_request", message))
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(request.url.path, ApiError(500, "internal_error", "internal server error"))
@@ -154,4 +187,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RoostError, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http)
+    app.add_exception_handler(UnicodeEncodeError, not_unicode)
     app.add_exception_handler(Exception, unexpected)

@@ -11,12 +11,13 @@ import hashlib
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from roost.core.errors import NotFound
 
-router = APIRouter(tags=["ui"], include_in_schema=False)
+router = APIRouter(tags=["ui"])
 
 # 'self' also covers ws:// and wss:// on this origin for connect-src (CSP level 3).
 CSP = (
@@ -67,17 +68,35 @@ def _serve(request: Request, name: str) -> Response:
     return Response(content, media_type=media_type, headers=headers)
 
 
-@router.api_route("/", methods=["GET", "HEAD"])
+def _files(media_types: list[str]) -> dict[int | str, dict[str, Any]]:
+    """The documented answers: the file (HEAD: its headers only), or 304 for a current ETag."""
+    content = {t: {"schema": {"type": "string"}} for t in media_types}
+    return {
+        200: {"description": "The file", "content": content},
+        304: {"description": "Not modified (If-None-Match had the current ETag)"},
+    }
+
+
+_INDEX = _files([TYPES[".html"]])
+_ASSET = _files(sorted(set(TYPES.values())))
+
+
+# GET and HEAD are separate routes so that each has its own OpenAPI operation id.
+@router.head("/", response_class=Response, responses=_INDEX)
+@router.get("/", response_class=Response, responses=_INDEX)
 async def index(request: Request) -> Response:
     return _serve(request, "index.html")
 
 
-@router.api_route("/ui", methods=["GET", "HEAD"])
-@router.api_route("/ui/", methods=["GET", "HEAD"])
+@router.head("/ui", response_class=Response, responses=_INDEX)
+@router.get("/ui", response_class=Response, responses=_INDEX)
+@router.head("/ui/", response_class=Response, responses=_INDEX)
+@router.get("/ui/", response_class=Response, responses=_INDEX)
 async def ui_index(request: Request) -> Response:
     return _serve(request, "index.html")
 
 
-@router.api_route("/ui/{name}", methods=["GET", "HEAD"])
+@router.head("/ui/{name}", response_class=Response, responses=_ASSET)
+@router.get("/ui/{name}", response_class=Response, responses=_ASSET)
 async def asset(request: Request, name: str) -> Response:
     return _serve(request, name)

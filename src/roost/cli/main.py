@@ -11,6 +11,7 @@ from roost.cli import (
     chat,
     configuration,
     daemon,
+    db,
     heartbeat,
     keys,
     memory,
@@ -59,6 +60,7 @@ app.command("ask")(chat.ask)
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(configuration.app, name="config")
+app.add_typer(db.app, name="db")
 app.command("models")(models.models)
 app.add_typer(memory.app, name="memory")
 app.command("transcribe")(transcribe.transcribe)

@@ -111,6 +111,17 @@ class TurnService:
         limit = self._settings.limits.max_message_chars
         if len(text) > limit:
             raise InvalidRequest(f"message is longer than {limit} characters", param="message")
+        # Checked before anything is stored (a new session included): PostgreSQL cannot store
+        # a NUL, and nothing can encode a lone surrogate ("\ud800" in JSON).
+        if "\x00" in text:
+            raise InvalidRequest("message must not contain NUL (\\u0000) characters", "message")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidRequest(
+                    "message must be valid Unicode, without a lone surrogate", param="message"
+                ) from None
         return text
 
     async def start(

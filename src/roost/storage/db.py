@@ -108,8 +108,10 @@ def _create_private(path: Path) -> None:
 class Database:
     """One per process. `connect()` migrates to the latest schema before anything else."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 5.0, migrate: bool = True) -> None:
         self._url = async_url(url)
+        # Off only for `roost db check|export|import`, which must see the schema as it is.
+        self._migrate = migrate
         self._busy_timeout_ms = int(busy_timeout * 1000)
         self._engine: AsyncEngine | None = None
         # SQLite allows one writer at a time; queueing writers here instead of in
@@ -152,8 +154,13 @@ class Database:
             # Pre-ping: a pooled connection may have died with a server restart.
             engine = create_async_engine(self._url, pool_pre_ping=True)
         try:
-            async with self._write_on(engine) as conn:
-                await conn.run_sync(migrate.upgrade)
+            if self._migrate:
+                async with self._write_on(engine) as conn:
+                    await conn.run_sync(migrate.upgrade)
+            else:  # still fail here, not later, when the database cannot be reached
+                with translate_errors():
+                    async with engine.connect() as conn:
+                        await conn.exec_driver_sql("SELECT 1")
         except BaseException:
             await engine.dispose()
             raise

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from roost.core.errors import Conflict, Unavailable
+from roost.core.errors import Conflict, InvalidRequest, Unavailable
 from roost.storage import sqlite_driver
 
 # SQLite reports these only as message text (sqlite3 exposes no error codes before 3.11).
@@ -35,6 +35,9 @@ _PG_STATES = {
     "3D000": "the database does not exist",
 }
 
+
+# PostgreSQL text cannot hold a NUL character (SQLite can): the client's text is invalid.
+_PG_INVALID_TEXT = frozenset({"22021", "22P05"})  # invalid byte sequence, untranslatable
 
 _RAW_ERRORS: tuple[type[Exception], ...] = (OSError, DBAPIError, *sqlite_driver.error_types())
 
@@ -74,6 +77,9 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except _RAW_ERRORS as exc:
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        if getattr(orig, "sqlstate", None) in _PG_INVALID_TEXT:
+            raise InvalidRequest("text must not contain NUL (\\u0000) characters") from exc
         reason = unavailable_reason(exc)
         if reason is None:
             raise

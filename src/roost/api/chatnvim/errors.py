@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 
 from roost.api import errors
+from roost.api.chatnvim.schemas import ChatNvimError
 
 ROOT = "/"  # POST / only: a browser UI may serve GET / with its own errors
 PREFIXES = ("/sessions", "/session")
@@ -23,5 +24,6 @@ def render_chatnvim(error: errors.ApiError) -> Response:
 def register() -> None:
     """Make errors on chat.nvim's routes use this shape; create_app calls it."""
     errors.register_path_renderer(ROOT, render_chatnvim)
+    errors.document(render_chatnvim, ChatNvimError)
     for prefix in PREFIXES:
         errors.register_renderer(prefix, render_chatnvim)

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from roost.api import docs
+from roost.api.chatnvim.schemas import InboxMessage
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.core.errors import InvalidRequest
 
@@ -38,7 +40,13 @@ def parse_message(raw: bytes) -> tuple[str, str]:
 
 # Read by hand rather than as a pydantic body: chat.nvim's clients send whatever
 # Content-Type they like, and each mistake gets its own message.
-@router.post("/", status_code=204, response_class=Response)
+@router.post(
+    "/",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Queued: the worker delivers it to the session"}},
+    openapi_extra=docs.body(InboxMessage),
+)
 async def post_message(request: Request, services: ServicesDep, principal: PrincipalDep) -> None:
     session, content = parse_message(await request.body())
     await services.inbox.post(principal.user, session, content)

@@ -13,12 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
+from roost.api.kernel2.schemas import Kernel2StreamError
 from roost.api.limits import open_stream
 from roost.api.openai import convert
 from roost.api.openai.respond import respond
-from roost.api.openai.schemas import ChatFields
+from roost.api.openai.schemas import ChatCompletion, ChatCompletionChunk, ChatFields
 from roost.api.sse import data
 from roost.core.events import TurnFailed
 
@@ -54,7 +56,19 @@ def _error_frame(failed: TurnFailed) -> str:
     )
 
 
-@router.post("/chat", response_model=None)
+STREAM = (
+    "OpenAI `chat.completion.chunk` objects, then `data: [DONE]`; an error after the stream "
+    'opened is `data: {"success": false, "message", "code", "choices": [...]}`'
+)
+
+
+@router.post(
+    "/chat",
+    response_model=None,
+    responses=docs.json_or_sse(
+        ChatCompletion, STREAM, [ChatCompletionChunk, Kernel2StreamError, "[DONE]"]
+    ),
+)
 async def chat(
     body: Kernel2ChatBody, http: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 
 from roost.api import errors
+from roost.api.kernel2.schemas import Kernel2Error
 
 PREFIX = "/api/kernel2"
 
@@ -21,3 +22,4 @@ def render_kernel2(error: errors.ApiError) -> Response:
 def register() -> None:
     """Make errors under /api/kernel2 use this shape; create_app calls it (again is a no-op)."""
     errors.register_renderer(PREFIX, render_kernel2)
+    errors.document(render_kernel2, Kernel2Error)

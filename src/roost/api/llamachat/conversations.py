@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.llamachat.schemas import (
     ConversationDetail,
     ConversationOut,
     ConversationSummary,
+    MessageBody,
     MessageOut,
     message_content,
     stored,
@@ -27,7 +29,7 @@ async def create_conversation(services: ServicesDep, principal: PrincipalDep) ->
     return ConversationOut(id=conversation.public_id, title=conversation.title)
 
 
-@router.post("/{conversation_id}/messages")
+@router.post("/{conversation_id}/messages", openapi_extra=docs.body(MessageBody))
 async def send_message(
     conversation_id: str, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> MessageOut:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 
 from roost.api import errors
+from roost.api.llamachat.schemas import LlamaChatError
 
 PREFIXES = ("/api/conversations", "/api/transcription")
 
@@ -17,5 +18,6 @@ def render_llamachat(error: errors.ApiError) -> Response:
 
 
 def register() -> None:
+    errors.document(render_llamachat, LlamaChatError)
     for prefix in PREFIXES:
         errors.register_renderer(prefix, render_llamachat)

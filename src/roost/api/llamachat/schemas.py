@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from roost.core.clock import isoformat
 from roost.core.errors import InvalidRequest
@@ -86,3 +86,21 @@ def stored(message: Message) -> StoredMessage:
         createdAt=isoformat(message.created_at),
         error=message.error,
     )
+
+
+class TranscriptionForm(BaseModel):
+    """The multipart form of POST /api/transcription."""
+
+    audio: bytes
+
+
+class MessageBody(BaseModel):
+    """POST /api/conversations/{id}/messages, read by hand (JSON whatever the Content-Type)."""
+
+    content: str = Field(
+        min_length=1, max_length=MAX_CONTENT_CHARS, description="1-2000 characters once trimmed"
+    )
+
+
+class LlamaChatError(BaseModel):
+    error: str

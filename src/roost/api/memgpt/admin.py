@@ -12,9 +12,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from roost.api import docs
 from roost.api.deps import ServicesDep
 from roost.api.memgpt.deps import AdminDep
 from roost.api.memgpt.render import agent_summary
+from roost.api.memgpt.schemas import (
+    AgentList,
+    AuthOut,
+    KeyCreated,
+    KeyDeleted,
+    KeyList,
+    MemGPTError,
+    UserCreated,
+    UserDeleted,
+    UserList,
+)
 from roost.core.clock import isoformat
 from roost.core.errors import InvalidRequest, Unauthorized
 from roost.core.records import ApiKey
@@ -62,7 +74,7 @@ def _key_out(key: ApiKey) -> dict[str, Any]:
     }
 
 
-@router.get("/admin/users")
+@router.get("/admin/users", response_model=None, responses=docs.ok(UserList))
 async def list_users(
     services: ServicesDep,
     _: AdminDep,
@@ -76,7 +88,7 @@ async def list_users(
     return {"cursor": users[-1].id if users else None, "user_list": listed}
 
 
-@router.post("/admin/users")
+@router.post("/admin/users", response_model=None, responses=docs.ok(UserCreated))
 async def create_user(
     services: ServicesDep,
     _: AdminDep,
@@ -90,7 +102,7 @@ async def create_user(
     return {"user_id": user.id, "api_key": key.secret}
 
 
-@router.delete("/admin/users")
+@router.delete("/admin/users", response_model=None, responses=docs.ok(UserDeleted))
 async def delete_user(
     services: ServicesDep, _: AdminDep, user_id: Annotated[str, Query(max_length=200)]
 ) -> dict[str, Any]:
@@ -98,14 +110,14 @@ async def delete_user(
     return {"message": "User successfully deleted.", "user_id_deleted": user.id}
 
 
-@router.post("/admin/users/keys")
+@router.post("/admin/users/keys", response_model=None, responses=docs.ok(KeyCreated))
 async def create_key(services: ServicesDep, _: AdminDep, body: CreateKeyBody) -> dict[str, Any]:
     user = await services.users.resolve(body.user_id)
     key = await services.users.create_key(user, body.name or body.key_name or KEY_NAME)
     return {"api_key": key.secret}
 
 
-@router.get("/admin/users/keys")
+@router.get("/admin/users/keys", response_model=None, responses=docs.ok(KeyList))
 async def list_keys(
     services: ServicesDep, _: AdminDep, user_id: Annotated[str, Query(max_length=200)]
 ) -> dict[str, Any]:
@@ -114,7 +126,7 @@ async def list_keys(
     return {"api_key_list": [k.prefix for k in active], "keys": [_key_out(k) for k in active]}
 
 
-@router.delete("/admin/users/keys")
+@router.delete("/admin/users/keys", response_model=None, responses=docs.ok(KeyDeleted))
 async def delete_key(
     services: ServicesDep,
     _: AdminDep,
@@ -124,13 +136,20 @@ async def delete_key(
     return {"message": "API key successfully deleted.", "api_key_deleted": key.prefix}
 
 
-@router.get("/api/admin/agents")
+@router.get("/api/admin/agents", response_model=None, responses=docs.ok(AgentList))
 async def list_all_agents(services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     views = await services.agents.list(None)
     return {"num_agents": len(views), "agents": [agent_summary(v) for v in views]}
 
 
-@router.post("/api/auth")
+@router.post(
+    "/api/auth",
+    response_model=None,
+    responses={
+        **docs.ok(AuthOut),
+        401: {"model": MemGPTError, "description": "Not the password or a valid API key"},
+    },
+)
 async def authenticate(services: ServicesDep, body: AuthBody) -> dict[str, Any]:
     try:
         principal = await services.auth.authenticate(body.password, loopback=False)

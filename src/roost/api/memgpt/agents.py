@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.memgpt.render import (
     agent_response,
@@ -17,6 +18,16 @@ from roost.api.memgpt.render import (
     agent_summary,
     core_memory,
     preset_out,
+)
+from roost.api.memgpt.schemas import (
+    AgentList,
+    AgentMemoryCounts,
+    Archival,
+    CreateAgentResponse,
+    GetAgentResponse,
+    InsertedIds,
+    MemoryUpdate,
+    Message,
 )
 from roost.core.agents import LibraryItem
 from roost.core.errors import InvalidRequest
@@ -94,13 +105,13 @@ def parse_config(config: dict[str, Any]) -> AgentConfig:
     )
 
 
-@router.get("")
+@router.get("", response_model=None, responses=docs.ok(AgentList))
 async def list_agents(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     views = await services.agents.list(principal.user)
     return {"num_agents": len(views), "agents": [agent_summary(v) for v in views]}
 
 
-@router.post("")
+@router.post("", response_model=None, responses=docs.ok(CreateAgentResponse))
 async def create_agent(
     body: CreateAgentBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -112,14 +123,14 @@ async def create_agent(
     }
 
 
-@router.get("/{agent_id}/config")
+@router.get("/{agent_id}/config", response_model=None, responses=docs.ok(GetAgentResponse))
 async def get_agent(
     agent_id: AgentId, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     return agent_response(await services.agents.get(principal.user, agent_id), services)
 
 
-@router.patch("/{agent_id}/rename")
+@router.patch("/{agent_id}/rename", response_model=None, responses=docs.ok(GetAgentResponse))
 async def rename_agent(
     agent_id: AgentId, body: RenameBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -127,7 +138,7 @@ async def rename_agent(
     return agent_response(agent, services)
 
 
-@router.delete("/{agent_id}")
+@router.delete("/{agent_id}", response_model=None, responses=docs.ok(Message))
 async def delete_agent(
     agent_id: AgentId, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -135,7 +146,7 @@ async def delete_agent(
     return {"message": f"Agent agent_id={agent_id} successfully deleted"}
 
 
-@router.get("/{agent_id}/memory")
+@router.get("/{agent_id}/memory", response_model=None, responses=docs.ok(AgentMemoryCounts))
 async def get_memory(
     agent_id: AgentId, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -147,7 +158,7 @@ async def get_memory(
     }
 
 
-@router.post("/{agent_id}/memory")
+@router.post("/{agent_id}/memory", response_model=None, responses=docs.ok(MemoryUpdate))
 async def update_memory(
     agent_id: AgentId, body: MemoryBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -161,7 +172,7 @@ def _passages(found: list[Any]) -> dict[str, Any]:
     return {"archival_memory": [{"id": p.id, "contents": p.text} for p in found]}
 
 
-@router.get("/{agent_id}/archival/all")
+@router.get("/{agent_id}/archival/all", response_model=None, responses=docs.ok(Archival))
 async def all_archival(
     agent_id: AgentId, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -171,7 +182,7 @@ async def all_archival(
     return _passages(found)
 
 
-@router.get("/{agent_id}/archival")
+@router.get("/{agent_id}/archival", response_model=None, responses=docs.ok(Archival))
 async def list_archival(
     agent_id: AgentId,
     services: ServicesDep,
@@ -186,7 +197,7 @@ async def list_archival(
     return _passages(found)
 
 
-@router.post("/{agent_id}/archival")
+@router.post("/{agent_id}/archival", response_model=None, responses=docs.ok(InsertedIds))
 async def insert_archival(
     agent_id: AgentId, body: ArchivalBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -194,7 +205,7 @@ async def insert_archival(
     return {"ids": [p.id for p in made]}
 
 
-@router.delete("/{agent_id}/archival")
+@router.delete("/{agent_id}/archival", response_model=None, responses=docs.ok(Message))
 async def delete_archival(
     agent_id: AgentId,
     services: ServicesDep,

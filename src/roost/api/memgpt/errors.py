@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
 
-from roost.api.errors import ApiError, register_renderer
+from roost.api.errors import ApiError, document, register_renderer
+from roost.api.memgpt.schemas import MemGPTError
 
 PREFIXES = (
     "/admin",
@@ -35,5 +36,6 @@ def busy(message: str, *, retry: bool) -> Response:
 
 
 def register() -> None:
+    document(render, MemGPTError)
     for prefix in PREFIXES:
         register_renderer(prefix, render)

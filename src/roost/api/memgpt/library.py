@@ -12,8 +12,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.memgpt.render import preset_out, text_item_out, tool_out
+from roost.api.memgpt.schemas import (
+    Humans,
+    Message,
+    Personas,
+    Preset,
+    PresetCreated,
+    Presets,
+    TextItem,
+    Tool,
+    Tools,
+)
 from roost.core.errors import InvalidRequest
 
 router = APIRouter(prefix="/api", tags=["memgpt"])
@@ -53,13 +65,15 @@ class ToolBody(BaseModel):
     update: StrictBool = False
 
 
-def _text_routes(kind: str, plural: str) -> None:
-    @router.get(f"/{plural}", name=f"list_{plural}")
+def _text_routes(kind: str, plural: str, listed: type[Humans | Personas]) -> None:
+    @router.get(f"/{plural}", name=f"list_{plural}", response_model=None, responses=docs.ok(listed))
     async def list_items(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
         items = await services.agents.library.list(principal.user, kind)
         return {plural: [text_item_out(i) for i in items]}
 
-    @router.post(f"/{plural}", name=f"create_{kind}")
+    @router.post(
+        f"/{plural}", name=f"create_{kind}", response_model=None, responses=docs.ok(TextItem)
+    )
     async def create_item(
         body: TextItemBody, services: ServicesDep, principal: PrincipalDep
     ) -> dict[str, Any]:
@@ -68,35 +82,42 @@ def _text_routes(kind: str, plural: str) -> None:
         )
         return text_item_out(item)
 
-    @router.get(f"/{plural}/{{name}}", name=f"get_{kind}")
+    @router.get(
+        f"/{plural}/{{name}}", name=f"get_{kind}", response_model=None, responses=docs.ok(TextItem)
+    )
     async def get_item(
         name: Name, services: ServicesDep, principal: PrincipalDep
     ) -> dict[str, Any]:
         return text_item_out(await services.agents.library.get(principal.user, kind, name))
 
-    @router.delete(f"/{plural}/{{name}}", name=f"delete_{kind}")
+    @router.delete(
+        f"/{plural}/{{name}}",
+        name=f"delete_{kind}",
+        response_model=None,
+        responses=docs.ok(TextItem),
+    )
     async def delete_item(
         name: Name, services: ServicesDep, principal: PrincipalDep
     ) -> dict[str, Any]:
         return text_item_out(await services.agents.library.delete(principal.user, kind, name))
 
 
-_text_routes("human", "humans")
-_text_routes("persona", "personas")
+_text_routes("human", "humans", Humans)
+_text_routes("persona", "personas", Personas)
 
 
-@router.get("/presets")
+@router.get("/presets", response_model=None, responses=docs.ok(Presets))
 async def list_presets(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     items = await services.agents.library.list(principal.user, "preset")
     return {"presets": [preset_out(i) for i in items]}
 
 
-@router.get("/presets/{name}")
+@router.get("/presets/{name}", response_model=None, responses=docs.ok(Preset))
 async def get_preset(name: Name, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     return preset_out(await services.agents.library.get(principal.user, "preset", name))
 
 
-@router.post("/presets")
+@router.post("/presets", response_model=None, responses=docs.ok(PresetCreated))
 async def create_preset(
     body: PresetBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -116,7 +137,7 @@ async def create_preset(
     return {"preset": preset_out(item)}
 
 
-@router.delete("/presets/{preset_id}")
+@router.delete("/presets/{preset_id}", response_model=None, responses=docs.ok(Message))
 async def delete_preset(
     preset_id: Name, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -124,18 +145,18 @@ async def delete_preset(
     return {"message": f"Preset preset_id={preset_id} successfully deleted"}
 
 
-@router.get("/tools")
+@router.get("/tools", response_model=None, responses=docs.ok(Tools))
 async def list_tools(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     items = await services.agents.library.list(principal.user, "tool")
     return {"tools": [tool_out(i) for i in items]}
 
 
-@router.get("/tools/{name}")
+@router.get("/tools/{name}", response_model=None, responses=docs.ok(Tool))
 async def get_tool(name: Name, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     return tool_out(await services.agents.library.get(principal.user, "tool", name))
 
 
-@router.post("/tools")
+@router.post("/tools", response_model=None, responses=docs.ok(Tool))
 async def create_tool(
     body: ToolBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -157,6 +178,14 @@ async def create_tool(
     return tool_out(item)
 
 
-@router.delete("/tools/{name}")
+@router.delete(
+    "/tools/{name}",
+    responses={
+        200: {
+            "description": "Deleted; the body is JSON null",
+            "content": {"application/json": {"schema": {"type": "null"}}},
+        }
+    },
+)
 async def delete_tool(name: Name, services: ServicesDep, principal: PrincipalDep) -> None:
     await services.agents.library.delete(principal.user, "tool", name)

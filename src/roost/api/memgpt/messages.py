@@ -24,11 +24,19 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
 from roost.api.limits import open_stream
 from roost.api.memgpt.errors import busy
 from roost.api.memgpt.render import frame, legacy_item, message_json, step_item
+from roost.api.memgpt.schemas import (
+    STREAM,
+    STREAM_PAYLOADS,
+    MemGPTError,
+    Messages,
+    SendMessageResponse,
+)
 from roost.api.sse import sse_response
 from roost.core.errors import InvalidRequest
 from roost.services.agents import AgentBusy, AgentTurn
@@ -113,7 +121,18 @@ async def _collect(turn: AgentTurn) -> Response:
     )
 
 
-@router.post("/{agent_id}/messages", response_model=None)
+@router.post(
+    "/{agent_id}/messages",
+    response_model=None,
+    responses={
+        **docs.json_or_sse(SendMessageResponse, STREAM, STREAM_PAYLOADS),
+        409: {
+            "model": MemGPTError,
+            "description": "The agent is answering another message (`?wait=false`, or waited "
+            "longer than [agents] queue_timeout); `x-should-retry` says whether to try again",
+        },
+    },
+)
 async def send_message(
     agent_id: AgentId,
     body: UserMessageBody,
@@ -148,7 +167,7 @@ async def send_message(
     return await _collect(turn)
 
 
-@router.get("/{agent_id}/messages")
+@router.get("/{agent_id}/messages", response_model=None, responses=docs.ok(Messages))
 async def get_messages(
     agent_id: AgentId,
     services: ServicesDep,
@@ -163,7 +182,7 @@ async def get_messages(
     return {"messages": [message_json(m, m.seq >= agent.context_from) for m in found]}
 
 
-@router.get("/{agent_id}/messages-cursor")
+@router.get("/{agent_id}/messages-cursor", response_model=None, responses=docs.ok(Messages))
 async def get_messages_cursor(
     agent_id: AgentId,
     services: ServicesDep,

@@ -6,10 +6,18 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.limits import open_stream
 from roost.api.native.events import event_payload
-from roost.api.native.schemas import ChatRequestBody, ChatResponseBody, tokens, tool_uses
+from roost.api.native.schemas import (
+    STREAM,
+    ChatRequestBody,
+    ChatResponseBody,
+    StreamEvent,
+    tokens,
+    tool_uses,
+)
 from roost.api.sse import DONE, EventStream, data, sse_response
 from roost.core.errors import from_code
 from roost.core.events import TurnFailed
@@ -55,7 +63,12 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
     yield DONE
 
 
-@router.post("/stream", response_class=EventStream)
+@router.post(
+    "/stream",
+    response_class=EventStream,
+    status_code=200,
+    responses=docs.sse(STREAM, [StreamEvent, "[DONE]"]),
+)
 async def chat_stream(
     body: ChatRequestBody, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> EventStream:

@@ -9,12 +9,18 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.native.schemas import FileWritten
 from roost.core.clock import isoformat
+from roost.services.memory.indexer import ReindexResult
+from roost.services.memory.stats import MemoryStats
 
 router = APIRouter(prefix="/api/memory", tags=["native"])
 
-MAX_QUERY = 10_000
+# A query must fit in a URL the HTTP server accepts (~64 KB): 4,000 characters is 48 KB
+# even if each is 4 UTF-8 bytes, percent-encoded. (10,000 was a 400 from uvicorn itself.)
+MAX_QUERY = 4_000
 MAX_FILE_CHARS = 1_048_576
 
 
@@ -50,7 +56,7 @@ async def search(
     return SearchOut(query=q, results=results, total=len(results))
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=None, responses=docs.ok(MemoryStats))
 async def stats(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     found = asdict(await services.memory.stats(principal.user))
     last = found["index"]["last_indexed"]
@@ -58,7 +64,7 @@ async def stats(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any
     return found
 
 
-@router.post("/reindex")
+@router.post("/reindex", response_model=None, responses=docs.ok(ReindexResult))
 async def reindex(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     result = await services.memory.reindex(principal.user, force=True)
     return asdict(result)
@@ -73,6 +79,6 @@ async def read_file(path: str, services: ServicesDep, principal: PrincipalDep) -
 @router.put("/files/{path:path}")
 async def write_file(
     path: str, body: FileBody, services: ServicesDep, principal: PrincipalDep
-) -> dict[str, Any]:
+) -> FileWritten:
     await services.memory.write_file(principal.user, path, body.content)
-    return {"path": path, "size_bytes": len(body.content.encode("utf-8"))}
+    return FileWritten(path=path, size_bytes=len(body.content.encode("utf-8")))

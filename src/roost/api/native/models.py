@@ -7,11 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.native.schemas import ModelList
 
 router = APIRouter(tags=["native"])
 
 
-@router.get("/api/models")
+@router.get("/api/models", response_model=None, responses=docs.ok(ModelList))
 async def list_models(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
     return {"models": [asdict(info) for info in services.models.list()]}

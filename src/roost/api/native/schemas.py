@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
@@ -119,3 +119,50 @@ def message_out(message: Message) -> MessageOut:
         tokens=tokens(message.usage) if message.usage else None,
         error=message.error,
     )
+
+
+# Responses the handlers build as dicts; documentation only (see roost.api.docs).
+
+
+class Health(BaseModel):
+    status: str
+
+
+class ModelOut(BaseModel):
+    name: str
+    provider: str
+    upstream: str | None
+    context_window: int | None
+    is_default: bool
+    created: int
+
+
+class ModelList(BaseModel):
+    models: list[ModelOut]
+
+
+class FileWritten(BaseModel):
+    path: str
+    size_bytes: int
+
+
+STREAM = (
+    'JSON events, one per `data:` line: `{"type": "session"|"content"|"reasoning"|'
+    '"tool_start"|"tool_end"|"approval_required"|"done"|"error", ...}` (see docs/native.md), '
+    "then `data: [DONE]`"
+)
+
+
+class StreamEvent(BaseModel):
+    """One event of /api/chat/stream (and of /api/ws); the fields beside `type` depend on it."""
+
+    type: Literal[
+        "session",
+        "content",
+        "reasoning",
+        "tool_start",
+        "tool_end",
+        "approval_required",
+        "done",
+        "error",
+    ]

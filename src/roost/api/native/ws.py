@@ -272,6 +272,7 @@ class ChatSocket:
 
 
 async def chat_socket(websocket: WebSocket) -> None:
+    """Chat both ways over one WebSocket (JSON messages, see docs/native.md)."""
     services: Services = websocket.app.state.services
     if not origin_allowed(websocket, services.settings.server.cors_origins):
         await websocket.close(POLICY_VIOLATION)  # before accepting: the handshake gets 403

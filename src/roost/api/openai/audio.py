@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.openai.schemas import TranscriptionForm, TranscriptionJson, TranscriptionVerbose
 from roost.api.uploads import Upload, receive_form
 from roost.core.errors import InvalidRequest
 from roost.core.speech import SpeechOptions, Transcript
@@ -82,7 +84,24 @@ def render(transcript: Transcript, response_format: str, words: bool) -> Respons
     return PlainTextResponse(subtitles.text(transcript))
 
 
-@router.post("/audio/transcriptions", response_model=None)
+RESPONSES: docs.Responses = {
+    200: {
+        "model": TranscriptionJson | TranscriptionVerbose,
+        "description": "The transcript in the asked `response_format`",
+        "content": {
+            **docs.text("text/plain", "text, or srt subtitles"),
+            **docs.text("text/vtt", "WebVTT subtitles"),
+        },
+    }
+}
+
+
+@router.post(
+    "/audio/transcriptions",
+    response_model=None,
+    responses=RESPONSES,
+    openapi_extra=docs.body(TranscriptionForm, "multipart/form-data"),
+)
 async def transcriptions(
     request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response:

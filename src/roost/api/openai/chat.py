@@ -5,13 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
 from roost.api.limits import open_stream
 from roost.api.openai import convert
 from roost.api.openai.errors import error_object
 from roost.api.openai.respond import respond
-from roost.api.openai.schemas import ChatCompletionBody
+from roost.api.openai.schemas import (
+    ChatCompletion,
+    ChatCompletionBody,
+    ChatCompletionChunk,
+    ErrorResponse,
+)
 from roost.api.sse import data
 from roost.core.events import TurnFailed
 
@@ -23,7 +29,19 @@ def _error_frame(failed: TurnFailed) -> str:
     return data(error_object(status, failed.code, failed.message, None))
 
 
-@router.post("/chat/completions", response_model=None)
+STREAM = (
+    "`chat.completion.chunk` objects, one per `data:` line, then `data: [DONE]`; an error "
+    "after the stream opened is a `data:` line with OpenAI's error object"
+)
+
+
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses=docs.json_or_sse(
+        ChatCompletion, STREAM, [ChatCompletionChunk, ErrorResponse, "[DONE]"]
+    ),
+)
 async def chat_completions(
     body: ChatCompletionBody, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response:

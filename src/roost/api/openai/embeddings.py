@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
-from roost.api.openai.schemas import EmbeddingBody
+from roost.api.openai.schemas import EmbeddingBody, EmbeddingList
 
 router = APIRouter(tags=["openai"])
 
@@ -19,7 +20,7 @@ def _base64(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", response_model=None, responses=docs.ok(EmbeddingList))
 async def embeddings(
     body: EmbeddingBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from roost.api.errors import ApiError, register_renderer
+from roost.api.errors import ApiError, document, register_renderer
+from roost.api.openai.schemas import ErrorResponse
 
 PREFIX = "/v1"
 _TYPES = {
@@ -36,3 +37,4 @@ def render(error: ApiError) -> Response:
 
 def register() -> None:
     register_renderer(PREFIX, render)
+    document(render, ErrorResponse)

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.openai.schemas import ModelList, ModelObject
 from roost.services.models import ModelInfo
 
 router = APIRouter(tags=["openai"])
@@ -16,12 +18,12 @@ def _model(info: ModelInfo) -> dict[str, Any]:
     return {"id": info.name, "object": "model", "created": info.created, "owned_by": "roost"}
 
 
-@router.get("/models")
+@router.get("/models", response_model=None, responses=docs.ok(ModelList))
 async def list_models(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
     return {"object": "list", "data": [_model(info) for info in services.models.list()]}
 
 
 # `:path` because upstream model names often contain slashes (org/model:tag).
-@router.get("/models/{model_id:path}")
+@router.get("/models/{model_id:path}", response_model=None, responses=docs.ok(ModelObject))
 async def get_model(model_id: str, services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
     return _model(services.models.get(model_id))

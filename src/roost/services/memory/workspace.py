@@ -16,6 +16,7 @@ from pathlib import Path
 from roost.core.errors import InvalidRequest
 
 MAX_PATH_CHARS = 512
+NAME_MAX_BYTES = 255  # one file or folder name, as Linux and macOS allow it
 MEMORY_FILE = "MEMORY.md"
 HEARTBEAT_FILE = "HEARTBEAT.md"
 DAILY_DIR = "memory"
@@ -62,6 +63,8 @@ def _parts(relative: str) -> list[str]:
     if any(part.startswith(".") for part in parts):
         # Hidden folders are not indexed; files there would be invisible to search.
         raise _refuse("must not name hidden files or folders")
+    if any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX_BYTES for part in parts):
+        raise _refuse(f"must not have a name longer than {NAME_MAX_BYTES} bytes")
     return parts
 
 
