@@ -19,6 +19,7 @@ from roost.api.deps import single_query_values
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
+from roost.api.limits import RateLimit, bounds
 from roost.api.llamachat import register_errors as register_llamachat_errors
 from roost.api.llamachat import router as llamachat_router
 from roost.api.memgpt import register_errors as register_memgpt_errors
@@ -136,5 +137,13 @@ def create_app(
         default=settings.limits.max_body_bytes,
         overrides=upload_limits(settings.speech.max_file_bytes),
     )
-    app.add_middleware(HostGuard, bind=settings.server.bind, extra=settings.server.allowed_hosts)
+    limits = bounds(settings)
+    if limits.active:  # inside the Host check: a refused Host costs no bucket
+        app.add_middleware(RateLimit, bounds=limits)
+    app.add_middleware(
+        HostGuard,
+        bind=settings.server.bind,
+        extra=settings.server.allowed_hosts,
+        origins=settings.server.cors_origins,
+    )
     return app

@@ -32,12 +32,12 @@ class Server:
     def client(self, key: str = PASSWORD) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"X-API-Key": key}, timeout=120)
 
-    def start(self, extra_env: dict[str, str] | None = None) -> None:
+    def start(self, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         env = {**os.environ, "ROOST_HOME": str(self.home), "ROOST_SERVER_PASS": PASSWORD}
         env.update(extra_env or {})
         with (self.home / "server.log").open("ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "roost.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "roost.cli", "serve", "--port", str(self.port), *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

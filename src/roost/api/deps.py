@@ -7,6 +7,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from roost.api.limits import trust
 from roost.core.errors import InvalidRequest
 from roost.services.auth import Principal
 from roost.services.container import Services
@@ -39,7 +40,11 @@ async def get_principal(
     request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Principal:
     # FastAPI caches a dependency per request, so this runs once however many routes ask.
-    return await services.auth.authenticate(presented_key(request), loopback=is_loopback(request))
+    principal = await services.auth.authenticate(
+        presented_key(request), loopback=is_loopback(request)
+    )
+    trust(request)
+    return principal
 
 
 async def single_query_values(request: Request) -> None:

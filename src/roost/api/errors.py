@@ -49,6 +49,7 @@ class ApiError:
     code: str
     message: str
     param: str | None = None
+    retry_after: int | None = None  # seconds, sent as Retry-After (429, 503)
 
 
 Renderer = Callable[[ApiError], Response]
@@ -109,13 +110,16 @@ def renderer_for(path: str) -> Renderer:
 
 def from_domain(exc: RoostError) -> ApiError:
     status = STATUS_BY_CODE.get(exc.code, 500)
-    return ApiError(status, exc.code, exc.message, getattr(exc, "param", None))
+    param, retry = getattr(exc, "param", None), getattr(exc, "retry_after", None)
+    return ApiError(status, exc.code, exc.message, param, retry)
 
 
 def render(path: str, error: ApiError) -> Response:
     response = renderer_for(path)(error)
     if error.status == 401:
         response.headers.setdefault("WWW-Authenticate", 'Bearer realm="roost"')
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

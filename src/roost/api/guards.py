@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,25 +30,41 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class HostGuard:
     """Refuse requests whose Host is not ours: a DNS-rebinding page cannot reach us.
 
     On a loopback bind only loopback names are ours. On a wildcard bind, IP literals are
     accepted too (any of the machine's addresses); DNS names must be configured.
+
+    Also refuse cross-site writes (CSRF): a page on another site can make a browser send a
+    "simple" POST (a form, text/plain) that needs no preflight, and with `[auth] required
+    = false` it would need no key either. Browsers mark such requests with `Origin` (and
+    `Sec-Fetch-Site`); a write from an origin that is neither this server nor one of
+    `cors_origins` is refused. Clients that are not browsers send neither header.
     """
 
-    def __init__(self, app: ASGIApp, bind: str, extra: Iterable[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, bind: str, extra: Iterable[str], origins: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.allowed = {"localhost", "127.0.0.1", "::1", bind.lower()} | {h.lower() for h in extra}
         self.allow_ips = bind in WILDCARD_BINDS
+        self.origins = {o.strip().rstrip("/").lower() for o in origins}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            host = ""
+            raw_host = origin = fetch_site = ""
             for name, value in scope.get("headers", []):
                 if name == b"host":
-                    host = _host_name(value.decode("latin-1"))
-                    break
+                    raw_host = value.decode("latin-1")
+                elif name == b"origin":
+                    origin = value.decode("latin-1")
+                elif name == b"sec-fetch-site":
+                    fetch_site = value.decode("latin-1")
+            host = _host_name(raw_host) if raw_host else ""
             if host and host not in self.allowed and not (self.allow_ips and _is_ip(host)):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
@@ -55,7 +72,24 @@ class HostGuard:
                 error = ApiError(400, "invalid_request", f"host '{host}' is not allowed")
                 await render(scope["path"], error)(scope, receive, send)
                 return
+            if (
+                (origin or fetch_site)
+                and scope["type"] == "http"
+                and scope["method"] not in SAFE_METHODS
+                and not self._same_site(origin, fetch_site, raw_host)
+            ):
+                error = ApiError(403, "forbidden", "cross-site request refused (CSRF)")
+                await render(scope["path"], error)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    def _same_site(self, origin: str, fetch_site: str, raw_host: str) -> bool:
+        if origin:
+            origin = origin.strip().rstrip("/").lower()
+            if origin in self.origins or "*" in self.origins:
+                return True
+            return urlsplit(origin).netloc == raw_host.strip().lower()
+        return fetch_site.lower() in ("same-origin", "none")  # "none": typed by the user
 
 
 class BodyLimit:

@@ -6,7 +6,6 @@ import asyncio
 import copy
 import gc
 import logging
-import re
 import signal
 import socket
 import sys
@@ -19,7 +18,9 @@ from uvicorn.config import LOGGING_CONFIG
 
 from roost.cli.deferred import DeferredApp
 from roost.cli.errors import EXIT_ERROR, config_failure
+from roost.cli.redact import Redact
 from roost.cli.serve import LISTENING, LogLevel, format_url
+from roost.cli.slowclients import guarded_protocol
 from roost.config import Settings, admin_password_from_env, generate_admin_password
 from roost.core.errors import ConfigError
 
@@ -86,24 +87,11 @@ def websocket_options(settings: Settings) -> dict[str, Any]:
     return {"ws_max_size": settings.limits.max_body_bytes, "ws_per_message_deflate": False}
 
 
-class RedactTokens(logging.Filter):
-    """Browsers send their key as /api/ws?token=...; uvicorn logs the path with its query."""
-
-    _TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("token=" in str(a) for a in record.args):
-            record.args = tuple(
-                self._TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
-
-
 def _log_config(level: LogLevel) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
+    config.setdefault("filters", {})["redact"] = {"()": Redact}
     for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("redact_tokens")
+        handler.setdefault("filters", []).append("redact")
     # roost's own loggers print beside uvicorn's, in the same format and at the same level.
     config["loggers"]["roost"] = {
         "handlers": ["default"],
@@ -151,6 +139,7 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
         log_level=log_level.value,
         log_config=_log_config(log_level),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        http=guarded_protocol(settings.limits.header_timeout),
         lifespan="on",
         ssl_certfile=cert,
         ssl_keyfile=key,

@@ -58,6 +58,25 @@ class LimitSettings(_Section):
     ws_stall_seconds: float = Field(
         30.0, gt=0, le=3600, description="Seconds a WebSocket client may leave messages unread"
     )
+    # Unset: off on a loopback bind (one local user), on (600, 8) when others can reach it.
+    requests_per_minute: int | None = Field(
+        None,
+        ge=0,
+        description="Requests a minute per API key (per address for unknown keys); 0: off; "
+        "unset: off on a loopback bind, 600 otherwise",
+    )
+    burst: int | None = Field(
+        None, ge=1, description="Requests a key may send at once (unset: requests_per_minute)"
+    )
+    max_streams: int | None = Field(
+        None,
+        ge=0,
+        description="SSE and WebSocket streams open at once per API key; 0: off; unset: off "
+        "on a loopback bind, 8 otherwise",
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, le=600, description="Seconds a client has to send a request's headers"
+    )
 
 
 class ChatSettings(_Section):

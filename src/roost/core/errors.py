@@ -50,6 +50,10 @@ class RateLimited(RoostError):
 
     code = "rate_limited"
 
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, sent as Retry-After
+
 
 class ProviderError(RoostError):
     """The model runtime failed: refused, errored, timed out or was cut off."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,7 @@ from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
 from roost.api.kernel2.schemas import Kernel2StreamError
+from roost.api.limits import open_stream
 from roost.api.openai import convert
 from roost.api.openai.respond import respond
 from roost.api.openai.schemas import ChatCompletion, ChatCompletionChunk, ChatFields
@@ -68,7 +69,11 @@ STREAM = (
         ChatCompletion, STREAM, [ChatCompletionChunk, Kernel2StreamError, "[DONE]"]
     ),
 )
-async def chat(body: Kernel2ChatBody, services: ServicesDep, principal: PrincipalDep) -> Response:
+async def chat(
+    body: Kernel2ChatBody, http: Request, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    if body.stream:
+        open_stream(http)
     metadata = body.metadata or Kernel2Metadata()
     request = replace(
         convert.completion_request(body, role_id=metadata.role_id),

@@ -20,13 +20,14 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
+from roost.api.limits import open_stream
 from roost.api.memgpt.errors import busy
 from roost.api.memgpt.render import frame, legacy_item, message_json, step_item
 from roost.api.memgpt.schemas import (
@@ -135,12 +136,15 @@ async def _collect(turn: AgentTurn) -> Response:
 async def send_message(
     agent_id: AgentId,
     body: UserMessageBody,
+    request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
     wait: Annotated[bool, Query(description="false: 409 at once if the agent is busy")] = True,
 ) -> Response:
     if body.stream_tokens and not body.stream_steps:
         raise InvalidRequest("stream_steps must be 'true' if stream_tokens is 'true'")
+    if body.stream or body.stream_steps:
+        open_stream(request)
     try:
         turn = await services.agents.send(
             principal.user,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.limits import open_stream
 from roost.api.native.events import event_payload
 from roost.api.native.schemas import (
     STREAM,
@@ -77,10 +78,12 @@ async def _frames(handle: TurnHandle) -> AsyncIterator[str]:
 )
 async def chat_stream(
     body: ChatRequestBody,
+    request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
     last_event_id: LastEventId = None,
 ) -> EventStream:
+    open_stream(request)
     # Errors before the model starts (bad session, unknown model) are plain JSON errors;
     # after the stream opens they arrive as an `error` event.
     keepalive = services.settings.limits.sse_keepalive_seconds

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.limits import open_stream
 from roost.api.native.events import event_payload
 from roost.api.native.schemas import STREAM, StreamEvent
 from roost.api.sse import DONE, EventStream, data_with_id, sse_response
@@ -61,11 +62,13 @@ async def resumed_frames(followed: Followed) -> AsyncIterator[str]:
 )
 async def resume_stream(
     stream_id: Annotated[str, Path(max_length=64)],
+    request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
     last_event_id: LastEventId = None,
     after: Annotated[int, Query(ge=0, le=10**12)] = 0,
 ) -> EventStream:
+    open_stream(request)  # a resumed stream holds a stream slot like the one it continues
     # Last-Event-ID wins over ?after=: EventSource reconnects to the same URL with it.
     if last_event_id is not None and last_event_id.strip():
         named, after = parse_event_id(last_event_id)

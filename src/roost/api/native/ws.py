@@ -26,10 +26,11 @@ from pydantic import (
 
 from roost import __version__
 from roost.api.deps import is_loopback, presented_key
+from roost.api.limits import TRY_AGAIN_LATER, open_stream, trust
 from roost.api.native.events import event_payload
 from roost.api.native.streams import parse_event_id
 from roost.api.ws import POLICY_VIOLATION, Outbox, origin_allowed, pump
-from roost.core.errors import Conflict, InvalidRequest, RoostError, Unauthorized
+from roost.core.errors import Conflict, InvalidRequest, RateLimited, RoostError, Unauthorized
 from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
 from roost.services.auth import Principal
 from roost.services.container import Services
@@ -410,7 +411,9 @@ async def chat_socket(websocket: WebSocket) -> None:
     key = presented_key(websocket) or websocket.query_params.get("token")
     try:
         principal = await services.auth.authenticate(key, loopback=is_loopback(websocket))
-    except Unauthorized as exc:
+        trust(websocket)
+        open_stream(websocket)  # counted until this handler returns
+    except (Unauthorized, RateLimited) as exc:
         # Accept first: a browser sees neither a refused handshake's status nor its body,
         # but it does see this error message and the close code and reason.
         try:
@@ -418,7 +421,8 @@ async def chat_socket(websocket: WebSocket) -> None:
             await websocket.send_text(
                 json.dumps(_error(exc.code, exc.message), separators=(",", ":"))
             )
-            await websocket.close(POLICY_VIOLATION, exc.message[:120])
+            code = TRY_AGAIN_LATER if isinstance(exc, RateLimited) else POLICY_VIOLATION
+            await websocket.close(code, exc.message[:120])
         except _GONE:
             pass
         return

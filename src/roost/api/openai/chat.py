@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.errors import STATUS_BY_CODE
+from roost.api.limits import open_stream
 from roost.api.openai import convert
 from roost.api.openai.errors import error_object
 from roost.api.openai.respond import respond
@@ -42,8 +43,10 @@ STREAM = (
     ),
 )
 async def chat_completions(
-    body: ChatCompletionBody, services: ServicesDep, principal: PrincipalDep
+    body: ChatCompletionBody, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
+    if body.stream:
+        open_stream(request)
     # metadata.session_id names a roost session to store the exchange in (else stateless).
     session_id = (body.metadata or {}).get("session_id")
     completion = await services.completions.start(
