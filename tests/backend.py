@@ -3,8 +3,8 @@
 `ROOST_TEST_BACKEND=postgresql` (with `ROOST_TEST_DATABASE_URL` naming the server) makes
 every test that opens roost's database use PostgreSQL instead of the SQLite file in its
 ROOST_HOME. Creating a database per test would be slow, so the session creates one, migrates
-it once, and before each test empties every table that a previous test wrote to (one round
-trip when nothing was written). The URL reaches the code under test as ROOST_DATABASE_URL:
+it once, and before each test empties every table (one round trip of a few milliseconds).
+The URL reaches the code under test as ROOST_DATABASE_URL:
 through `make_settings` and the `settings` fixture in-process, and through the environment
 for `roost` subprocesses. A server that outlives one test (a module-scoped fixture) would be
 emptied under its feet, so it takes a database of its own from `dedicated_env`.
@@ -61,10 +61,32 @@ def async_url(server: str, database: str) -> str:
     )
 
 
-# Empties the tables a test wrote to and rewinds the sequences it advanced. Checking each
-# table first keeps a test that wrote nothing at one round trip; TRUNCATE of every table
-# costs tens of milliseconds, which over the suite would be minutes.
-_RESET = """
+# Empties every table and rewinds the sequences. DELETE with the foreign-key triggers off
+# (session_replication_role, superuser only) takes a few milliseconds; TRUNCATE makes new
+# files for each table it empties (~50-250 ms), which over the suite would be minutes, so
+# it is the fallback for a non-superuser, and only for the tables a test wrote to.
+_DELETE = """
+DO $$
+DECLARE
+  name text;
+BEGIN
+  SET LOCAL session_replication_role = replica;
+  FOR name IN
+    SELECT quote_ident(tablename) FROM pg_tables
+    WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+  LOOP
+    EXECUTE 'DELETE FROM ' || name;
+  END LOOP;
+  FOR name IN
+    SELECT quote_ident(sequencename) FROM pg_sequences
+    WHERE schemaname = 'public' AND last_value IS NOT NULL
+  LOOP
+    PERFORM setval(name, 1, false);
+  END LOOP;
+END $$
+"""
+
+_TRUNCATE = """
 DO $$
 DECLARE
   dirty text[] := '{}';
@@ -87,7 +109,7 @@ BEGIN
     SELECT quote_ident(sequencename) FROM pg_sequences
     WHERE schemaname = 'public' AND last_value IS NOT NULL
   LOOP
-    EXECUTE 'ALTER SEQUENCE ' || name || ' RESTART';
+    PERFORM setval(name, 1, false);
   END LOOP;
 END $$
 """
@@ -107,6 +129,7 @@ class PostgresDatabases:
         self._loop = asyncio.new_event_loop()  # sessions fixtures run outside test loops
         self._created: list[str] = []
         self._main: Any = None  # the asyncpg connection that resets the main database
+        self._reset_sql = _DELETE
         self.url = self.create("main")
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -121,7 +144,7 @@ class PostgresDatabases:
 
     def create(self, tag: str) -> str:
         """A new empty database, migrated to head; its asyncpg URL."""
-        name = f"{self._prefix}_{tag}"
+        name = f"{self._prefix}_{len(self._created)}_{tag}"  # unique if a tag comes again
         self._run(self._admin(f'CREATE DATABASE "{name}"'))
         self._created.append(name)
         url = async_url(self._server, name)
@@ -138,10 +161,13 @@ class PostgresDatabases:
             self._main = await asyncpg.connect(plain_dsn(self.url))
             await self._main.execute("SET lock_timeout = '5s'")
         try:
-            await self._main.execute(_RESET)
+            await self._main.execute(self._reset_sql)
+        except asyncpg.exceptions.InsufficientPrivilegeError:
+            self._reset_sql = _TRUNCATE
+            await self._reset()
         except asyncpg.exceptions.LockNotAvailableError:
             await self._main.execute(_KICK)
-            await self._main.execute(_RESET)
+            await self._main.execute(self._reset_sql)
 
     def close(self) -> None:
         try:
@@ -194,7 +220,7 @@ def database_env() -> dict[str, str]:
 
 def dedicated_env(tag: str) -> dict[str, str]:
     """ROOST_DATABASE_URL of a new database of its own, for a server that outlives a test
-    ({} on SQLite, where each home has its own file anyway). `tag`: [a-z0-9_], unique."""
+    ({} on SQLite, where each home has its own file anyway). `tag`: [a-z0-9_], to name it."""
     return {URL_ENV: _databases.create(tag)} if _databases is not None else {}
 
 
