@@ -226,9 +226,11 @@ def dedicated_env(tag: str) -> dict[str, str]:
 
 async def stored_text(home: Path) -> bytes:
     """All that the test's database holds, to check what a reader of it could see: the
-    SQLite file's bytes, or every row of every PostgreSQL table as text."""
+    SQLite file's bytes with its write-ahead log (where recent rows still are), or every
+    row of every PostgreSQL table as text."""
     if _databases is None:
-        return (home / "roost.db").read_bytes()
+        files = [home / "roost.db", home / "roost.db-wal"]
+        return b"".join(path.read_bytes() for path in files if path.exists())
     conn = await asyncpg.connect(plain_dsn(_databases.url))
     try:
         names = await conn.fetch(
