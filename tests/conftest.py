@@ -6,7 +6,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +23,35 @@ from roost.providers.base import ChatRequest
 from roost.providers.registry import ProviderRegistry
 from roost.providers.scripted import Script, ScriptedProvider, reply
 from roost.services.container import Services
+from tests import backend
 
 ADMIN_PASSWORD = "test-admin-password"
 
 
 def make_settings(home: Path, **env: str) -> Settings:
-    base = {"ROOST_HOME": str(home)}
+    """Settings for a roost in `home`, on the test run's database (tests/backend.py)."""
+    base = {"ROOST_HOME": str(home), **backend.database_env()}
     base.update(env)
     return load_settings(home=home, env=base)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_database() -> Iterator[None]:
+    """On the PostgreSQL run: the session's database, named to `roost` subprocesses too."""
+    backend.start_session()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in backend.database_env().items():
+                patch.setenv(name, value)
+            yield
+    finally:
+        backend.end_session()
+
+
+@pytest.fixture(autouse=True)
+def _empty_database(_test_database: None) -> None:
+    """Every test starts on an empty database, as it would on a new SQLite file."""
+    backend.reset()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 import roost
 from roost.cli import process
 from roost.cli.main import app
+from tests import backend
 
 SRC = str(Path(roost.__file__).resolve().parents[1])
 
@@ -33,6 +34,8 @@ def roost_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("ROOST_") or name == "MEMGPT_SERVER_PASS":
             monkeypatch.delenv(name)
     monkeypatch.setenv("ROOST_HOME", str(home))
+    for name, value in backend.database_env().items():  # the run's database, if not SQLite
+        monkeypatch.setenv(name, value)
     # Children started by `daemon start` import roost from this checkout, installed or not.
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import Result
 
 from roost import __version__
+from tests import backend
 
 Invoke = Callable[..., Result]
 RunRoost = Callable[..., subprocess.CompletedProcess[str]]
@@ -54,7 +55,10 @@ def test_config_show_is_toml_with_every_layer_applied(
     assert f"ROOST_HOME = {roost_home}" in result.stdout
 
 
-def test_config_show_never_prints_a_database_password(cli: Invoke, roost_home: Path) -> None:
+def test_config_show_never_prints_a_database_password(
+    cli: Invoke, roost_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(backend.URL_ENV, raising=False)  # the file's URL is the subject here
     url = "postgresql://roost:s3cret-pw@db.example/roost"
     (roost_home / "config.toml").write_text(f'database_url = "{url}"\n')
     for args in (["config", "show"], ["config", "show", "--json"]):
@@ -88,8 +92,9 @@ def test_serve_process_reports_config_errors_without_traceback(
 
 
 def test_config_error_found_while_starting_is_still_one_line(
-    roost_home: Path, run_roost: RunRoost
+    roost_home: Path, run_roost: RunRoost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv(backend.URL_ENV, raising=False)  # the file's URL is the subject here
     # database_url is only checked when the app opens the database, inside uvicorn.
     (roost_home / "config.toml").write_text('database_url = "mysql://u:pw@host/db"\n')
     done = run_roost("serve", "--port", "0")

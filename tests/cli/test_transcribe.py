@@ -70,7 +70,9 @@ def _secrets(home: Path, text: str, mode: int = 0o600) -> None:
 
 
 def _status(url: str, key: str) -> int:
-    return httpx.post(f"{url}/api/conversations", headers={"X-Api-Key": key}).status_code
+    # Generous: the first request to a daemon on a loaded CI machine can take seconds.
+    response = httpx.post(f"{url}/api/conversations", headers={"X-Api-Key": key}, timeout=30)
+    return response.status_code
 
 
 @pytest.mark.e2e

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import backend
 from tests.conftest import free_port
 from tests.e2e.conftest import PASSWORD, Server
 from tests.upstreams import Behavior, ToolCall, Upstream, openai_upstream
@@ -70,7 +71,7 @@ def roost(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Itera
     home.mkdir()
     configure(home, upstream.base_url)
     server = Server(home, free_port())
-    server.start()
+    server.start(backend.dedicated_env("ui"))  # per-test resets must not empty it
     try:
         yield server
     finally:

@@ -23,6 +23,7 @@ from roost.providers.speech import build_speech_provider
 from roost.providers.speech.openai_speech import OpenAISpeechProvider
 from roost.providers.speech.pocketsphinx import PocketSphinxProvider
 from roost.providers.speech.whispercpp import WhisperCppProvider, model_file_problem
+from tests import backend
 from tests.audio import FORMATS, FOX, FOX_WORDS, TWO_SENTENCES, WEATHER_ESPEAK, encoded, words
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.serve_app import serve_app
@@ -185,7 +186,8 @@ def test_whispercpp_model_path_is_relative_to_home(home: Path) -> None:
 def roost_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real roost with PocketSphinx, serving /v1/audio/transcriptions over HTTP."""
     home = tmp_path_factory.mktemp("upstream")
-    with serve_app(create_app(make_settings(home), admin_password=ADMIN_PASSWORD)) as url:
+    settings = make_settings(home, **backend.dedicated_env("speech"))  # outlives a test
+    with serve_app(create_app(settings, admin_password=ADMIN_PASSWORD)) as url:
         yield url + "/v1"
 
 

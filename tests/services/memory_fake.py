@@ -15,6 +15,7 @@ import pytest
 
 from roost.core.clock import utcnow
 from roost.core.records import IndexedFile, IndexStats, MemoryChunk, MemoryHit
+from tests import backend
 
 _WORD = re.compile(r"\w+")
 
@@ -96,14 +97,14 @@ def real_repository_class() -> Any:
 
 @asynccontextmanager
 async def memory_index(kind: str, tmp_path: Path) -> AsyncIterator[tuple[Any, str]]:
-    """(repository, user id): the fake, or the real repository on a fresh SQLite file."""
+    """(repository, user id): the fake, or the real repository on the run's database."""
     if kind == "fake":
         yield FakeMemoryIndex(), "user-1"
         return
     repository = real_repository_class()
     from roost.storage import Database, UserRepository
 
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'memory.db'}")
+    database = Database(backend.database_url(tmp_path))
     await database.connect()
     try:
         user = await UserRepository(database).ensure_default()
@@ -112,4 +113,4 @@ async def memory_index(kind: str, tmp_path: Path) -> AsyncIterator[tuple[Any, st
         await database.close()
 
 
-REPO_KINDS = ["fake", "sqlite"]
+REPO_KINDS = ["fake", "db"]

@@ -21,6 +21,7 @@ from roost.services.memory.vectors import VectorIndex
 from roost.storage import Database, UserRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
+from tests import backend
 
 NOTES = {
     "MEMORY.md": "# Memory\n\n## Pets\n\nMy dog is called Rex and he loves the beach.\n",
@@ -75,6 +76,7 @@ async def setup(
         await database.close()
 
 
+@backend.needs_vectors
 async def test_vector_side_finds_meaning_without_shared_words(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:
@@ -88,6 +90,7 @@ async def test_vector_side_finds_meaning_without_shared_words(
     assert (hits[0].line_start, hits[0].line_end) == (1, 5)
 
 
+@backend.needs_vectors
 async def test_keyword_and_vector_agree_on_the_top_hit(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:
@@ -96,6 +99,7 @@ async def test_keyword_and_vector_agree_on_the_top_hit(
     assert hits[0].file == "notes/cooking.md"
 
 
+@backend.needs_vectors
 async def test_only_changed_text_is_embedded_again(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:
@@ -113,6 +117,7 @@ async def test_only_changed_text_is_embedded_again(
     assert hits[0].file == "notes/work.md"
 
 
+@backend.needs_vectors
 async def test_embedding_failures_fall_back_to_keywords(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:

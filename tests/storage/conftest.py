@@ -22,6 +22,7 @@ from roost.storage import (
     MessageRepository,
     UserRepository,
 )
+from tests import backend
 
 PG_ENV = "ROOST_TEST_DATABASE_URL"
 
@@ -68,7 +69,8 @@ def pg_url() -> Iterator[str]:
         _run(_admin(_plain_dsn(raw), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL run (tests/backend.py) leaves the SQLite half to the SQLite run.
+@pytest.fixture(params=["postgresql"] if backend.ON_POSTGRES else ["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database (no tables at all) for one test."""
     if request.param == "sqlite":

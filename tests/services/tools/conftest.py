@@ -15,6 +15,7 @@ from roost.services.memory import MemoryService
 from roost.services.tools.base import Tool, ToolContext, ToolError
 from roost.storage import Database, UserRepository
 from roost.storage.memory import MemoryIndexRepository
+from tests import backend
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Env:
 @pytest.fixture
 async def env(settings: Settings, tmp_path: Path) -> AsyncIterator[Env]:
     settings.memory.watch = False  # the tools index their own writes
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'roost.db'}")
+    database = Database(backend.database_url(tmp_path))
     await database.connect()
     user = await UserRepository(database).ensure_default()
     memory = MemoryService(settings, MemoryIndexRepository(database))
