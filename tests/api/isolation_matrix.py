@@ -134,6 +134,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PUT", "/api/memory/files/{path}"): OwnView(
         _c("PUT", "/api/memory/files/{memory_file}", json={"content": "b's notes"})
     ),
+    ("GET", "/api/streams/{stream_id}"): Owned("native", _c("GET", "/api/streams/{stream}")),
     ("GET", "/api/approvals"): OwnView(_c("GET", "/api/approvals")),
     ("POST", "/api/approvals/{approval_id}"): Owned(
         "native", _c("POST", "/api/approvals/{approval}", json={"approve": True})

@@ -30,7 +30,7 @@ from tests.api.isolation_matrix import (
     unclassified,
 )
 from tests.api.wsclient import AsgiSocket
-from tests.conftest import Env, running
+from tests.conftest import Env, running, sse_events
 
 
 @pytest.fixture
@@ -93,6 +93,18 @@ async def seed(
             json={"message": f"{mark} hello", "session_id": ids["session"]},
             headers=headers,
         )
+    )
+    # A resumable stream: a streamed turn in that session (its first event names the stream).
+    streamed = await client.post(
+        "/api/chat/stream",
+        json={"message": f"{mark} streamed", "session_id": ids["session"]},
+        headers=headers,
+    )
+    assert streamed.status_code == 200, streamed.text
+    ids["stream"] = next(
+        e["stream_id"]
+        for e in sse_events(streamed.text)
+        if isinstance(e, dict) and "stream_id" in e
     )
     # A kernel2 role.
     role = await client.post(
