@@ -22,6 +22,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.types import Message, Receive, Scope, Send
 
+from benchmarks._figures import Figure, Size
 from roost.api.limits import Bounds, RateLimit, open_stream
 
 KEY = "roost_benchmark-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -74,7 +75,8 @@ def limited(inner: Any) -> RateLimit:
     return middleware
 
 
-async def main(requests: int, rounds: int) -> None:
+async def measure(requests: int, rounds: int) -> dict[str, float]:
+    """Median seconds per request of each variant."""
     known = [scope_for(KEY)] * requests
     guesses = [scope_for(f"guess-{n}") for n in range(requests)]
     variants = {
@@ -87,11 +89,26 @@ async def main(requests: int, rounds: int) -> None:
     for _ in range(rounds):
         for name, (app, scopes) in variants.items():
             results[name].append(await run(app, scopes))
-    base = statistics.median(results["bare"])
+    return {name: statistics.median(values) for name, values in results.items()}
+
+
+def figures(size: Size) -> list[Figure]:
+    requests, rounds = (10_000, 3) if size == "small" else (50_000, 5)
+    medians = asyncio.run(measure(requests, rounds))
+    base = medians["bare"]
+    return [
+        Figure(f"rate limit: {name} (µs per request ÷ bare app)", value * 1e6, "µs", base * 1e6)
+        for name, value in medians.items()
+        if name != "bare"
+    ]
+
+
+async def main(requests: int, rounds: int) -> None:
+    medians = await measure(requests, rounds)
+    base = medians["bare"]
     print(f"{requests} requests x {rounds} rounds, median per request")
     print(f"{'variant':<10} {'us/request':>11} {'added us':>9} {'ratio':>6}")
-    for name, values in results.items():
-        value = statistics.median(values)
+    for name, value in medians.items():
         added = (value - base) * 1e6
         print(f"{name:<10} {value * 1e6:>11.2f} {added:>9.2f} {value / base:>6.2f}")
     print("budget for the whole /v1 proxy path: 2000 us added (issue 3)")

@@ -145,7 +145,8 @@ def test_inbox_answered_once_in_order_across_two_replicas_and_a_sigkill(
         calls = len(upstream.bodies("/v1/chat/completions"))
     # The kill cut deliveries short: they were asked again. Nothing else was asked twice:
     # only the deliveries a had running (at most [queue] max_parallel, 4) were repeated.
-    assert MESSAGES < calls <= MESSAGES + 4
+    # (A kill that lands between deliveries repeats none: exactly MESSAGES calls.)
+    assert MESSAGES <= calls <= MESSAGES + 4
     logs = (b.home / "server.log").read_text()
     assert "Traceback" not in logs, logs[-3000:]
 
