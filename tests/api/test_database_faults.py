@@ -21,6 +21,7 @@ import pytest
 
 from roost.config import Settings
 from roost.storage import sqlite_driver
+from tests import backend
 from tests.api.fault_dialects import ALL, CHATNVIM, NATIVE, NATIVE_STREAM, Dialect
 from tests.api.test_upstream_faults import good, remote
 from tests.conftest import free_port, running
@@ -64,6 +65,7 @@ def expect_unavailable(dialect: Dialect, response: object, needle: str) -> None:
     assert needle in message, message
 
 
+@backend.sqlite_only("the lock held is SQLite's write lock")
 @pytest.mark.parametrize("dialect", DIALECTS, ids=str)
 async def test_a_locked_database_is_503_and_recovers(settings: Settings, dialect: Dialect) -> None:
     port = free_port()
@@ -89,6 +91,7 @@ async def test_a_locked_database_is_503_and_recovers(settings: Settings, dialect
         assert rows[-1][2] is None
 
 
+@backend.sqlite_only("the lock held is SQLite's write lock")
 @pytest.mark.parametrize("dialect", [NATIVE, NATIVE_STREAM], ids=str)
 async def test_a_lock_taken_mid_turn_fails_the_turn_with_503(
     settings: Settings, dialect: Dialect

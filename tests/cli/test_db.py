@@ -18,6 +18,7 @@ from typer.testing import Result
 
 from roost.config import Settings
 from roost.storage.migrate import HEAD_REVISION
+from tests import backend
 from tests.cli.conftest import RunRoost
 from tests.cli.db_helpers import (
     Filled,
@@ -63,6 +64,7 @@ def _unscored(view: Any) -> Any:
 # --- the move -------------------------------------------------------------------------
 
 
+@backend.sqlite_only("the source roost is a SQLite file")
 async def test_a_sqlite_roost_moves_to_postgresql_losslessly(
     settings: Settings,
     roost_home: Path,
@@ -152,6 +154,7 @@ def _still_writable(base: str, filled: Filled) -> None:
         assert passage.status_code == 200, passage.text
 
 
+@backend.sqlite_only("SQLite to SQLite")
 async def test_sqlite_to_sqlite_round_trip_keeps_rows_and_search(
     settings: Settings, roost_home: Path, cli: Invoke, tmp_path: Path
 ) -> None:
@@ -393,6 +396,7 @@ def test_a_bad_file_changes_nothing_on_postgresql(cli: Invoke, dump: Path) -> No
         assert cli("db", "import", str(dump), "--database-url", pg).exit_code == 0
 
 
+@backend.sqlite_only("the source roost is a SQLite file")
 def test_a_row_postgresql_cannot_store_is_named_and_nothing_lands(
     cli: Invoke, roost_home: Path, tmp_path: Path
 ) -> None:

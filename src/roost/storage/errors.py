@@ -80,10 +80,31 @@ def translate_errors() -> Iterator[None]:
         orig = exc.orig if isinstance(exc, DBAPIError) else exc
         if getattr(orig, "sqlstate", None) in _PG_INVALID_TEXT:
             raise InvalidRequest("text must not contain NUL (\\u0000) characters") from exc
+        if _lone_surrogate(exc):
+            raise InvalidRequest(_SURROGATE) from exc
         reason = unavailable_reason(exc)
         if reason is None:
             raise
         raise Unavailable(f"database unavailable: {reason}") from exc
+    except Exception as exc:
+        # asyncpg encodes parameters itself; SQLAlchemy wraps its UnicodeEncodeError.
+        if _lone_surrogate(exc):
+            raise InvalidRequest(_SURROGATE) from exc
+        raise
+
+
+_SURROGATE = "text must be valid Unicode, without a lone surrogate escape (\\ud800-\\udfff)"
+
+
+def _lone_surrogate(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short cause chain; bounded in case it loops
+        if seen is None:
+            return False
+        if isinstance(seen, UnicodeEncodeError) and seen.reason == "surrogates not allowed":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @contextmanager
