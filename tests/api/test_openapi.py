@@ -143,3 +143,13 @@ async def test_public_routes_have_no_security_and_bodies_read_by_hand_are_descri
     assert inbox["required"] == ["session", "content"]
     upload = paths["/v1/audio/transcriptions"]["post"]["requestBody"]["content"]
     assert upload["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+
+
+async def test_the_abuse_bounds_answers_are_documented(env: Env) -> None:
+    # Writes may meet the cross-site check (403); every route but /health the rate limit.
+    paths = (await _document(env.client))["paths"]
+    assert {"403", "429"} <= set(paths["/api/chat"]["post"]["responses"])
+    assert {"403", "429"} <= set(paths["/v1/chat/completions"]["post"]["responses"])
+    assert "429" in paths["/api/sessions"]["get"]["responses"]
+    assert "403" not in paths["/api/sessions"]["get"]["responses"]
+    assert "429" not in paths["/health"]["get"]["responses"]

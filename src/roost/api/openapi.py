@@ -37,6 +37,7 @@ SECURITY_SCHEMES = {
 _ERRORS = {
     400: "Invalid request (a bad field, a body that is not JSON, a Host that is not ours)",
     401: "No credentials, or not valid ones (or not an admin's, on admin routes)",
+    403: "A browser's cross-site write (its Origin or Sec-Fetch-Site is not this server)",
     404: "No such route or item (another user's id is not found, too)",
     409: "Conflict with the current state (a duplicate name, a busy conversation)",
     413: "The request body is larger than the configured bound",
@@ -114,10 +115,12 @@ def _error_responses(
     responses.pop("422", None)  # roost answers a bad request with 400, in the dialect's shape
     model = error_schema_for(path)
     statuses = {400, 404, 413, 503}
+    if path != "/health":  # every other route is rate limited, known key or not
+        statuses.add(429)
     if authenticated:
-        statuses |= {401, 429}
+        statuses.add(401)
     if method not in _READS:
-        statuses.add(409)
+        statuses |= {403, 409}  # 403: the cross-site write check (api/guards.py)
     if path in MODEL_PATHS:
         statuses.add(502)
     for status in sorted(statuses):
