@@ -16,6 +16,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -126,14 +127,17 @@ class PostgresDatabases:
     def __init__(self, server: str) -> None:
         self._server = server
         self._prefix = f"roost_t_{uuid.uuid4().hex[:10]}"
-        self._loop = asyncio.new_event_loop()  # sessions fixtures run outside test loops
+        # Its own loop on its own thread: a fixture may call in while another loop runs on
+        # the main thread (sync Playwright's, a test's), where run_until_complete refuses.
+        self._loop = asyncio.new_event_loop()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="roost-test-pg")
         self._created: list[str] = []
         self._main: Any = None  # the asyncpg connection that resets the main database
         self._reset_sql = _DELETE
         self.url = self.create("main")
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return self._loop.run_until_complete(coro)
+        return self._thread.submit(self._loop.run_until_complete, coro).result()
 
     async def _admin(self, sql: str) -> None:
         conn = await asyncpg.connect(plain_dsn(self._server))
@@ -176,7 +180,8 @@ class PostgresDatabases:
             for name in self._created:
                 self._run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:
-            self._loop.close()
+            self._thread.submit(self._loop.close).result()
+            self._thread.shutdown()
 
 
 async def _migrate(url: str) -> None:

@@ -158,6 +158,30 @@ def test_unreachable_server_has_its_own_screen(browser: Any, tmp_path: Path) -> 
         server.stop()
 
 
+def test_a_message_typed_while_loading_is_not_lost(
+    page: Page, roost: Server, upstream: Upstream
+) -> None:
+    """The app shows only when its first view is ready: a message sent at once is answered,
+    not wiped (or its turn stopped) by the first route, however slow the loading is."""
+    behave(upstream, reply="Typed early, answered.")
+    held: list[Any] = []
+    page.route("**/v1/models", lambda route: held.append(route))
+    page.goto(roost.url + "/")
+    page.fill("#login-key", PASSWORD)
+    page.press("#login-key", "Enter")
+    page.wait_for_function("() => document.getElementById('login').hidden")
+    while not held:  # the model list is still loading
+        page.wait_for_timeout(20)
+    assert page.locator("#app").is_hidden()
+    assert page.locator("#login").is_hidden()
+    held[0].continue_()
+    page.wait_for_selector("#app:not([hidden])")
+    send(page, "sent the moment the app appeared")
+    page.wait_for_selector("article.assistant:not(.streaming)")
+    assert "Typed early, answered." in last_reply(page).inner_text()
+    assert "sent the moment" in page.locator("article.msg.user").last.inner_text()
+
+
 def test_chat_streams_and_survives_a_reload(page: Page, roost: Server, upstream: Upstream) -> None:
     words = " ".join(f"word{n}" for n in range(12))
     behave(upstream, reply=words, chunk_delay=0.15)

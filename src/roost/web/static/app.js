@@ -95,9 +95,15 @@ async function start() {
     if (err instanceof Offline) return offlineScreen();
     throw err;
   }
-  screen("app");
+  // The app shows only once its first view is routed: route() opens the session afresh
+  // (clearing the message list), which would wipe a message typed while it still loaded.
+  screen(null); // a blank moment, instead of a form that would lose what is typed
   await models().catch(fail);
   await route();
+  if ($("login").hidden && $("offline").hidden) {
+    screen("app"); // unless loading ended on the login or offline screen
+    $("input").focus();
+  }
 }
 
 $("login-form").addEventListener("submit", (e) => {
