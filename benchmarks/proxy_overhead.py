@@ -3,8 +3,9 @@
 The upstream is benchmarks/_fast_upstream.py (a minimal OpenAI-compatible server in its
 own process); roost runs as `roost serve` with that upstream as an `openai` model. A
 raw-socket client (its own cost is the same on both paths) streams completions with
-`include_usage` over keep-alive connections, 1 and 50 at a time. Direct and proxied runs
-alternate, several rounds, so drift on a noisy machine hits both alike.
+`include_usage` over keep-alive connections, 1 and 50 at a time. With one client, direct
+and proxied requests take turns; with 50, direct and proxied runs alternate, several
+rounds, so drift on a noisy machine hits both alike.
 
 On a machine with two or more cores, roost gets a core of its own and the upstream and
 the client share another, as when the model server runs on its own hardware; otherwise
@@ -101,6 +102,32 @@ async def run(port: int, clients: int, per_client: int, tokens: int) -> Run:
     return Run(latencies, time.perf_counter() - started)
 
 
+async def paired(ports: dict[str, int], count: int, tokens: int) -> dict[str, Run]:
+    """One client, requests to each path taking turns (the order swapping each time) on
+    one kept-alive connection per path: each pair meets the same moment of a noisy machine,
+    where whole runs one after the other met different ones (at one client the added
+    latency is a few ms on top of ~330, well inside such drift)."""
+    connections = {
+        name: await asyncio.open_connection("127.0.0.1", port) for name, port in ports.items()
+    }
+    requests = {name: request_bytes(port) for name, port in ports.items()}
+    latencies: dict[str, list[float]] = {name: [] for name in ports}
+    try:
+        for i in range(count):
+            for name in list(ports)[:: 1 if i % 2 == 0 else -1]:
+                reader, writer = connections[name]
+                start = time.perf_counter()
+                writer.write(requests[name])
+                body = await read_response(reader)
+                latencies[name].append(time.perf_counter() - start)
+                if body.count(b"word") != tokens or not body.rstrip().endswith(b"[DONE]"):
+                    raise RuntimeError(f"incomplete answer: {body[-200:]!r}")
+    finally:
+        for _, writer in connections.values():
+            writer.close()
+    return {name: Run(values, sum(values)) for name, values in latencies.items()}
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -153,6 +180,11 @@ def measure(
             total = 60 if clients == 1 else requests
             runs: dict[str, list[Run]] = {"direct": [], "roost": []}
             for _ in range(rounds):
+                if clients == 1:
+                    ports = {"direct": upstream_port, "roost": roost_port}
+                    for name, result in asyncio.run(paired(ports, total, tokens)).items():
+                        runs[name].append(result)
+                    continue
                 for name, port in (("direct", upstream_port), ("roost", roost_port)):
                     runs[name].append(asyncio.run(run(port, clients, total // clients, tokens)))
             summary: dict[str, tuple[float, float, float]] = {}
@@ -168,6 +200,13 @@ def measure(
                 f"{clients:>7} added p50 {added:+.2f} ms (target ≤ 2), "
                 f"throughput ratio {ratio:.3f} (target ≥ 0.9)\n"
             )
+            if clients == 1:  # the requests were paired: the median of each pair's difference
+                diffs = [
+                    (r - d) * 1000
+                    for dr, rr in zip(runs["direct"], runs["roost"], strict=True)
+                    for d, r in zip(dr.latencies, rr.latencies, strict=True)
+                ]
+                print(f"{clients:>7} median paired difference {statistics.median(diffs):+.2f} ms\n")
             direct, through = summary["direct"], summary["roost"]
             label = f"/v1 proxy, {clients} client{'s' if clients > 1 else ''}"
             found += [
