@@ -75,7 +75,7 @@ def test_disconnect_midway_still_saves_the_whole_reply(server: Server) -> None:
                     received.append(event["delta"])
                     if len(received) == 3:
                         break  # hang up mid-reply
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # the long story ends by itself; a loaded CPU is slow
         messages: list[dict[str, object]] = []
         while time.monotonic() < deadline:
             messages = client.get(f"/api/sessions/{session_id}").json()["messages"]
