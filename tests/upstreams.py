@@ -27,6 +27,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -66,6 +67,7 @@ class Behavior:
     prompt_tokens: int = 9
     reasoning_field: str = "reasoning_content"  # OpenAI dialect: vLLM/DeepSeek; Ollama: reasoning
     embedding_size: int = 8
+    gzip: bool = False  # the stream gzip-encoded (flushed each frame), as behind a proxy
     # Like a real model in a tool loop: make the tool calls only while the request holds
     # no tool result yet, then answer with `reply`.
     calls_once: bool = False
@@ -143,11 +145,16 @@ class _Stream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         behavior = self.behavior
         headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
+        packer = zlib.compressobj(wbits=31) if behavior.gzip else None  # 31: gzip framing
+        if packer is not None:
+            headers.append((b"content-encoding", b"gzip"))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         cut_at = max(1, len(self.frames) // 2) if behavior.fault == "cut" else None
         for index, frame in enumerate(self.frames):
             if index == cut_at:
                 return
+            if packer is not None:
+                frame = packer.compress(frame) + packer.flush(zlib.Z_SYNC_FLUSH)
             await send({"type": "http.response.body", "body": frame, "more_body": True})
             pause = behavior.delay if behavior.fault == "stall" and index == 0 else 0.0
             pause = pause or behavior.chunk_delay
@@ -155,7 +162,8 @@ class _Stream(Response):
                 if self.upstream is not None:
                     self.upstream.abandoned += 1
                 return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        end = packer.flush() if packer is not None else b""
+        await send({"type": "http.response.body", "body": end, "more_body": False})
 
 
 Answer = Callable[[Any, Behavior], Response]

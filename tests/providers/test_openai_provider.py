@@ -363,6 +363,21 @@ async def test_the_connection_is_reused_after_a_complete_stream(
     assert len({r.client_port for r in upstream.requests}) == 1
 
 
+async def test_a_gzip_encoded_stream_is_read_as_it_arrives(
+    provider: OpenAIProvider, upstream: Upstream
+) -> None:
+    """A proxy in front of the model server may gzip the event stream."""
+    upstream.set(reply="Packed words arrive whole", chunk_delay=0.01, gzip=True)
+    events = await collect(provider)
+    assert [e.text for e in events if isinstance(e, TextChunk)] == [
+        "Packed",
+        " words",
+        " arrive",
+        " whole",
+    ]
+    assert events[-1] == Finish("stop")
+
+
 async def test_count_tokens_estimates_three_characters_a_token(
     provider: OpenAIProvider,
 ) -> None:

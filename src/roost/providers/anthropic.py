@@ -24,17 +24,16 @@ from roost.providers.base import (
     ToolCallChunk,
     UsageChunk,
 )
+from roost.providers.direct_post import http_client
 from roost.providers.openai_compat import (
     PLACEHOLDER_KEY,
     PROBE_TIMEOUT,
     RemoteModel,
-    describe_failure,
-    http_client,
     resolve_api_key,
     sampling_defaults,
-    stale_connection,
     tool_arguments,
 )
+from roost.providers.remote_failures import describe_failure, stale_connection
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic

@@ -8,6 +8,7 @@ helpers at the top are shared with the Anthropic provider.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import secrets
@@ -29,6 +30,8 @@ from roost.providers.base import (
     ToolCallChunk,
     UsageChunk,
 )
+from roost.providers.direct_post import http_client
+from roost.providers.remote_failures import describe_failure, stale_connection, status_message
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -124,95 +127,6 @@ def tool_arguments(label: str, tool: str, raw: str) -> dict[str, Any]:
 
 def new_call_id() -> str:
     return "call_" + secrets.token_hex(12)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _detail(chain: list[BaseException]) -> str:
-    """The transport's own words (httpx's or aiohttp's): the SDKs' wrappers say little."""
-    for error in chain:
-        text = str(error).strip()
-        if text and not type(error).__module__.startswith(("openai", "anthropic")):
-            return text.splitlines()[0]
-    return str(chain[-1]) or type(chain[-1]).__name__
-
-
-def _status_message(exc: Any) -> str:
-    """The upstream's own words from an error body: {"error": {"message": ...}} and kin."""
-    body = exc if isinstance(exc, dict) else getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    elif isinstance(body, str) and body:
-        return body[:300]
-    return str(getattr(exc, "message", exc))
-
-
-_STALE = (
-    "ServerDisconnectedError",
-    "RemoteProtocolError",
-    "ConnectionResetError",
-    "BrokenPipeError",
-)
-
-
-def stale_connection(exc: BaseException) -> bool:
-    """Whether a pooled connection the server had closed failed the send (no response)."""
-    chain = _chain(exc)
-    refused = any(isinstance(e, ConnectionRefusedError) for e in chain)
-    return not refused and any(type(e).__name__ in _STALE for e in chain)
-
-
-def describe_failure(
-    sdk: ModuleType, exc: BaseException, url: str, timeout: float, *, started: bool
-) -> str:
-    """A short reason for a failed call; `started`: the response had begun streaming.
-
-    Judged by the root causes: the SDKs' own classes differ by transport (with aiohttp,
-    a refused connection arrives as a timeout)."""
-    chain = _chain(exc)
-    if isinstance(exc, sdk.APIStatusError):
-        message = _status_message(exc)
-        if started:  # an `error` event inside a 200 stream
-            return f"upstream stream ended early with an error: {message}"
-        return f"HTTP {exc.status_code}: {message}"
-    if not started and any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return f"connection refused to {url}"
-    if any(isinstance(e, TimeoutError) for e in chain):
-        if started:
-            return f"upstream stream ended early: no data for {timeout:g} s"
-        if any(type(e).__name__ in ("ConnectTimeout", "ConnectionTimeoutError") for e in chain):
-            return f"connecting to {url} timed out"
-        return f"no answer from {url} within {timeout:g} s"
-    # The transport's own errors: the OpenAI provider sends through the SDK's HTTP client.
-    transport = type(exc).__module__.startswith(("httpx", "httpcore", "aiohttp", "h11"))
-    if not started and (isinstance(exc, sdk.APIConnectionError) or transport):
-        return f"cannot connect to {url}: {_detail(chain)}"
-    if isinstance(exc, ValueError):
-        return f"upstream sent malformed data: {exc}"
-    if started and (isinstance(exc, (sdk.APIError, OSError)) or transport):
-        return f"upstream stream ended early: {_detail(chain)}"
-    return f"unexpected failure: {type(exc).__name__}: {exc}"
-
-
-def http_client(sdk: ModuleType, timeout: Any) -> Any:
-    """The SDK's aiohttp transport when aiohttp is there (the SDKs' `aiohttp` extra): under
-    concurrent streams it costs about half the CPU of their default httpx one."""
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        return sdk.DefaultAsyncHttpxClient(timeout=timeout)
-    return getattr(sdk, "DefaultAioHttpClient", sdk.DefaultAsyncHttpxClient)(timeout=timeout)
 
 
 def _collect(calls: dict[int, list[Any]], parts: list[dict[str, Any]]) -> None:
@@ -320,6 +234,9 @@ class OpenAIProvider(RemoteModel):
             timeout=limits,
             http_client=self._http,
         )
+        from roost.providers.direct_post import DirectPost
+
+        self._direct = DirectPost(self._http)
         self._prototype: tuple[Any, Any, list[tuple[bytes, bytes]], dict[str, Any]] | None = None
 
     @classmethod
@@ -376,13 +293,13 @@ class OpenAIProvider(RemoteModel):
         return params
 
     async def _post(self, body: dict[str, Any]) -> Any:
-        """POST the body to chat/completions through the SDK's HTTP client; an error status
-        raises the SDK's own error for it.
+        """POST the body to chat/completions; an error status raises the SDK's own error.
 
         The request is a copy of one the SDK built once (URL, key, its headers, timeouts)
-        with this body: going through `chat.completions.create` for each call cost ~0.7 ms
-        more CPU (option models, typed transforms, header merging, URL parsing), a third of
-        what roost added to a proxied request in the proxy benchmark.
+        with this body, sent on the SDK client's own aiohttp session (providers/direct_post):
+        `chat.completions.create` per call cost ~0.7 ms more CPU (option models, typed
+        transforms, header merging), and the client's httpx-style layers over aiohttp a
+        quarter of the rest, in the proxy benchmark.
         """
         if self._prototype is None:
             from openai._models import FinalRequestOptions
@@ -395,17 +312,32 @@ class OpenAIProvider(RemoteModel):
             self._prototype = (type(built), built.url, headers, built.extensions)
         kind, url, headers, extensions = self._prototype
         content = json.dumps(body).encode()
-        request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
+
+        async def send() -> Any:
+            if self._direct.available:
+                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+                timeouts = extensions.get("timeout") or {}
+                return await self._direct.send(str(url), text, content, timeouts)
+            request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
+            return await self._http.send(request, stream=True)
+
         try:
-            response = await self._http.send(request, stream=True)
+            response = await send()
         except Exception as exc:
             if not stale_connection(exc):
                 raise
             # A pooled connection the upstream closed (restart, idle): once more, on a new one.
-            request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
-            response = await self._http.send(request, stream=True)
+            response = await send()
         if response.status_code >= 400:
-            await response.aread()
+            payload = await response.aread()
+            await response.aclose()
+            if not hasattr(response, "request"):  # a direct one: as the SDK's response type
+                response = importlib.import_module(kind.__module__).Response(
+                    response.status_code,
+                    headers=response.raw_headers,
+                    content=payload,
+                    request=kind("POST", url, headers=headers, content=content),
+                )
             raise self._client._make_status_error_from_response(response)
         return response
 
@@ -444,7 +376,7 @@ class OpenAIProvider(RemoteModel):
                     if chunk.get("error"):
                         raise ProviderError(
                             f"{self._label}: upstream stream ended early with an error: "
-                            f"{_status_message(chunk['error'])}"
+                            f"{status_message(chunk['error'])}"
                         )
                     if chunk.get("usage"):
                         usage = chunk["usage"]

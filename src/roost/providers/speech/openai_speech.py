@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from roost.config import Settings, SpeechSettings
 from roost.core.errors import ConfigError, ProviderError
 from roost.core.speech import SpeechOptions, Transcript, TranscriptSegment, Word
-from roost.providers.openai_compat import DEFAULT_BASE_URL, PLACEHOLDER_KEY, describe_failure
+from roost.providers.openai_compat import DEFAULT_BASE_URL, PLACEHOLDER_KEY
+from roost.providers.remote_failures import describe_failure
 from roost.providers.speech.audio import AudioReader
 from roost.providers.speech.base import in_thread
 
