@@ -18,7 +18,7 @@ from tests.upstreams import openai_upstream
 TIMEOUT = 1.0
 
 # Crash recovery at start runs on SQLite only: on PostgreSQL another replica may be mid-turn.
-RECOVERY_IS_SQLITE_ONLY = "turn recovery at start is SQLite-only (docs/reliability.md)"
+RECOVERY_IS_SQLITE_ONLY = "MemGPT turn recovery at start is SQLite-only (docs/reliability.md)"
 
 
 def _remote(settings: Settings, base_url: str) -> None:

@@ -43,7 +43,7 @@ WORDS = " ".join(f"w{i}" for i in range(16))  # ~16 chunks: about a second of st
 SEND = ToolCall("send_message", {"inner_thoughts": "Reply.", "message": "Agent reply"}, id="c1")
 
 # Crash recovery at start runs on SQLite only: on PostgreSQL another replica may be mid-turn.
-RECOVERY_IS_SQLITE_ONLY = "turn recovery at start is SQLite-only (docs/reliability.md)"
+RECOVERY_IS_SQLITE_ONLY = "MemGPT turn recovery at start is SQLite-only (docs/reliability.md)"
 
 
 def configure(home: Path, base_url: str) -> None:
@@ -252,7 +252,6 @@ CHAT_PATHS = {
 }
 
 
-@backend.sqlite_only(RECOVERY_IS_SQLITE_ONLY)
 @pytest.mark.parametrize("name", sorted(CHAT_PATHS))
 def test_a_killed_chat_turn_is_answered_once_or_recorded_as_interrupted(
     tmp_path: Path, name: str

@@ -8,13 +8,9 @@ from roost.config import Settings
 from roost.core.events import ContentDelta, TurnDone, TurnFailed, TurnStarted
 from roost.providers.base import Finish, TextChunk, UsageChunk
 from roost.providers.scripted import reply
-from roost.services.turns import INTERRUPTED
+from roost.services.turn_recovery import INTERRUPTED
 from roost.storage.messages import MessageRepository
-from tests import backend
 from tests.conftest import Env, running
-
-# Crash recovery at start runs on SQLite only: on PostgreSQL another replica may be mid-turn.
-RECOVERY_IS_SQLITE_ONLY = "turn recovery at start is SQLite-only (docs/reliability.md)"
 
 
 async def test_turn_completes_and_saves_when_nobody_reads(env: Env) -> None:
@@ -118,7 +114,6 @@ async def test_a_turn_cancelled_before_it_begins_releases_its_session(env: Env) 
     assert isinstance(await asyncio.wait_for(second.result(), 10), TurnDone)
 
 
-@backend.sqlite_only(RECOVERY_IS_SQLITE_ONLY)
 async def test_a_turn_cut_by_a_crash_is_recorded_as_interrupted_at_the_next_start(
     settings: Settings,
 ) -> None:

@@ -28,11 +28,11 @@ from roost.services.streams import RecordingQueue, StreamRecorder, StreamService
 from roost.services.tool_loop import LoopState, ToolLoop
 from roost.services.tools.base import Tool
 from roost.services.tools.registry import ToolRegistry
+from roost.services.turn_recovery import TurnRecovery, lease_name
 from roost.storage.messages import MessageRepository
 
 log = logging.getLogger(__name__)
 _END = object()
-INTERRUPTED = "interrupted: the server stopped before this message was answered"
 
 
 @dataclass
@@ -109,6 +109,12 @@ class TurnService:
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._active: dict[str, int] = {}  # user id → turns running (the heartbeat waits)
+        self._recovery = TurnRecovery(
+            messages,
+            leases,
+            lambda conversation_id: self._locks.setdefault(conversation_id, asyncio.Lock()),
+            shared=not settings.db_url.startswith("sqlite"),
+        )
 
     def user_busy(self, user_id: str) -> bool:
         """Whether a turn of this user is running now."""
@@ -182,7 +188,7 @@ class TurnService:
         lease: Lease | None = None
         try:
             if self._leases is not None:  # ...and across replicas
-                lease = await self._leases.acquire(_lease_name(conversation.id))
+                lease = await self._leases.acquire(lease_name(conversation.id))
             stored = await self._messages.append(
                 user.id, conversation.id, role="user", content=text, inbox_id=inbox_id
             )
@@ -346,27 +352,10 @@ class TurnService:
         return TurnFailed(code, detail)
 
     async def recover(self) -> int:
-        """Answer, with a recorded error, each turn the previous process died in.
-
-        A turn stores the user message, then the reply; a crash (kill -9, power loss) in
-        between leaves a question with no answer, which a client polling for the reply
-        would wait on forever. Called at start, before any turn runs, it records an
-        "interrupted" error as that reply: every stored user message then has exactly
-        one answer or one recorded error. Turns are not re-run (the client saw its
-        request fail and decides; queued inbox messages are re-run by the inbox).
-        SQLite only: there one process runs every turn. On PostgreSQL another replica
-        may be mid-turn right now, so its turn leases decide instead.
-        """
-        if not self._settings.db_url.startswith("sqlite"):
-            return 0
-        found = await self._messages.unanswered()
-        for user_id, conversation_id in found:
-            await self._messages.append(
-                user_id, conversation_id, role="assistant", content="", error=INTERRUPTED
-            )
-        if found:
-            log.warning("%d turns interrupted by the last shutdown recorded as failed", len(found))
-        return len(found)
+        """Record an "interrupted" error as the answer of each turn a stopped process left
+        unanswered (services/turn_recovery.py); with replicas, keep looking until close.
+        Called at start, before any turn runs."""
+        return await self._recovery.at_start()
 
     def conversation_busy(self, conversation_id: int) -> bool:
         """Whether a turn (from any API) is running in the conversation in this process."""
@@ -378,7 +367,7 @@ class TurnService:
         if self.conversation_busy(conversation_id):
             return True
         return self._leases is not None and await self._leases.held_elsewhere(
-            _lease_name(conversation_id)
+            lease_name(conversation_id)
         )
 
     async def wait_idle(self, conversation_id: int) -> None:
@@ -389,10 +378,11 @@ class TurnService:
             async with lock:
                 pass
         if self._leases is not None:
-            await self._leases.wait_free(_lease_name(conversation_id))
+            await self._leases.wait_free(lease_name(conversation_id))
 
     async def drain(self, seconds: float) -> None:
         """Let running turns finish (and save) before shutdown; cancel what is left."""
+        await self._recovery.close()
         if not self._tasks:
             return
         _done, pending = await asyncio.wait(set(self._tasks), timeout=seconds)
@@ -400,10 +390,6 @@ class TurnService:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
-
-
-def _lease_name(conversation_id: int) -> str:
-    return f"conversation:{conversation_id}"
 
 
 def _if_never_ran(

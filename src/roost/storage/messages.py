@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -140,14 +140,18 @@ class MessageRepository:
             rows = (await conn.execute(query)).all()
         return [_to_message(row._mapping) for row in reversed(rows)]
 
-    async def unanswered(self) -> builtins.list[tuple[str, int]]:
-        """(user id, conversation id) of every conversation whose newest message is a
-        user message stored outside the inbox: a turn that never saved its reply."""
-        newest = (
-            select(messages.c.conversation_id, func.max(messages.c.seq).label("seq"))
-            .group_by(messages.c.conversation_id)
-            .subquery()
-        )
+    async def unanswered(
+        self, *, among: Collection[int] | None = None
+    ) -> builtins.list[tuple[str, int]]:
+        """(user id, conversation id) of every conversation (or of those `among`) whose
+        newest message is a user message stored outside the inbox: a turn that never
+        saved its reply."""
+        newest_query = select(
+            messages.c.conversation_id, func.max(messages.c.seq).label("seq")
+        ).group_by(messages.c.conversation_id)
+        if among is not None:
+            newest_query = newest_query.where(messages.c.conversation_id.in_(sorted(among)))
+        newest = newest_query.subquery()
         query = (
             select(conversations.c.user_id, messages.c.conversation_id)
             .join(
@@ -164,3 +168,23 @@ class MessageRepository:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [(str(user_id), int(conversation_id)) for user_id, conversation_id in rows]
+
+    async def newest_id(self) -> int:
+        """The id of the newest message stored (0: none); ids only grow."""
+        async with self._db.read() as conn:
+            found = (await conn.execute(select(func.max(messages.c.id)))).scalar()
+        return int(found or 0)
+
+    async def asked_after(self, message_id: int) -> set[int]:
+        """Conversations with a user message (outside the inbox) newer than `message_id`."""
+        query = (
+            select(messages.c.conversation_id)
+            .where(
+                messages.c.id > message_id,
+                messages.c.role == "user",
+                messages.c.inbox_id.is_(None),
+            )
+            .distinct()
+        )
+        async with self._db.read() as conn:
+            return {int(row[0]) for row in (await conn.execute(query)).all()}
