@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -130,3 +132,22 @@ def test_start_with_a_broken_config_does_not_spawn(cli: Invoke, roost_home: Path
     assert result.exit_code == 2
     assert "server.prot" in result.stderr
     assert not (roost_home / "roost.pid").exists()
+
+
+def test_a_server_just_spawned_counts_as_running() -> None:
+    """Right after the spawn its command line may still be empty (fork, then exec): a
+    start that checked in that moment reported "exited while starting" with an empty log."""
+    started: list[int] = []
+    try:
+        for _ in range(100):
+            fd = os.open(os.devnull, os.O_WRONLY)
+            try:
+                argv = [sys.executable, "-c", "import time; time.sleep(30)  # roost"]
+                started.append(process.spawn(argv, dict(os.environ), fd))
+            finally:
+                os.close(fd)
+            assert process.is_running(started[-1])
+    finally:
+        for pid in started:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)

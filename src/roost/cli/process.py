@@ -60,7 +60,8 @@ def is_running(pid: int) -> bool:
     if stat is not None and stat.rpartition(b")")[2].split()[:1] == [b"Z"]:
         return False
     cmdline = _proc_file(pid, "cmdline")
-    return cmdline is None or b"roost" in cmdline
+    # Empty: a child just spawned (fork, then exec) may not have its command line yet.
+    return not cmdline or b"roost" in cmdline
 
 
 def spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
