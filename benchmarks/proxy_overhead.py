@@ -69,6 +69,12 @@ async def read_response(reader: asyncio.StreamReader) -> bytes:
         body += (await reader.readexactly(size + 2))[:-2]
 
 
+def check_complete(body: bytes, tokens: int) -> None:
+    """Every answer must be whole: all the words, then [DONE]."""
+    if body.count(b"word") != tokens or not body.rstrip().endswith(b"[DONE]"):
+        raise RuntimeError(f"incomplete answer: {body[-200:]!r}")
+
+
 @dataclass
 class Run:
     latencies: list[float]
@@ -91,9 +97,7 @@ async def run(port: int, clients: int, per_client: int, tokens: int) -> Run:
                 writer.write(request)
                 body = await read_response(reader)
                 latencies.append(time.perf_counter() - start)
-                # Every answer must be complete: all the words, then [DONE].
-                if body.count(b"word") != tokens or not body.rstrip().endswith(b"[DONE]"):
-                    raise RuntimeError(f"incomplete answer: {body[-200:]!r}")
+                check_complete(body, tokens)
         finally:
             writer.close()
 
@@ -120,8 +124,7 @@ async def paired(ports: dict[str, int], count: int, tokens: int) -> dict[str, Ru
                 writer.write(requests[name])
                 body = await read_response(reader)
                 latencies[name].append(time.perf_counter() - start)
-                if body.count(b"word") != tokens or not body.rstrip().endswith(b"[DONE]"):
-                    raise RuntimeError(f"incomplete answer: {body[-200:]!r}")
+                check_complete(body, tokens)
     finally:
         for _, writer in connections.values():
             writer.close()

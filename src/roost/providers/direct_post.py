@@ -47,10 +47,8 @@ class DirectPost:
 
     def __init__(self, http_client: Any) -> None:
         self._transport = getattr(http_client, "_transport", None)
-
-    @property
-    def available(self) -> bool:
-        return callable(getattr(self._transport, "get_client", None))
+        # False: the client is the SDK's httpx one (no aiohttp installed); send through it.
+        self.available = callable(getattr(self._transport, "get_client", None))
 
     def _session(self) -> aiohttp.ClientSession:
         import aiohttp

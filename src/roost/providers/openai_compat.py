@@ -14,7 +14,7 @@ import os
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from roost.config import ModelSettings, Settings
 from roost.core.errors import ConfigError, ProviderError
@@ -30,7 +30,7 @@ from roost.providers.base import (
     ToolCallChunk,
     UsageChunk,
 )
-from roost.providers.direct_post import http_client
+from roost.providers.direct_post import DirectPost, RawResponse, http_client
 from roost.providers.remote_failures import describe_failure, stale_connection, status_message
 
 if TYPE_CHECKING:
@@ -203,6 +203,18 @@ class RemoteModel:
         return estimate_tokens(messages)
 
 
+class _Prototype(NamedTuple):
+    """The chat/completions request the SDK built once, ready to copy with a new body."""
+
+    kind: Any  # the SDK's HTTP request class
+    url: Any
+    url_text: str
+    headers: list[tuple[bytes, bytes]]
+    text_headers: list[tuple[str, str]]  # as aiohttp takes them
+    extensions: dict[str, Any]
+    timeouts: dict[str, float | None]
+
+
 class OpenAIProvider(RemoteModel):
     def __init__(
         self,
@@ -234,10 +246,8 @@ class OpenAIProvider(RemoteModel):
             timeout=limits,
             http_client=self._http,
         )
-        from roost.providers.direct_post import DirectPost
-
         self._direct = DirectPost(self._http)
-        self._prototype: tuple[Any, Any, list[tuple[bytes, bytes]], dict[str, Any]] | None = None
+        self._prototype: _Prototype | None = None
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> OpenAIProvider:
@@ -292,6 +302,24 @@ class OpenAIProvider(RemoteModel):
             params["response_format"] = response_format
         return params
 
+    def _build_prototype(self) -> _Prototype:
+        from openai._models import FinalRequestOptions
+
+        options = FinalRequestOptions.construct(
+            method="post", url="/chat/completions", json_data={}
+        )
+        built = self._client._build_request(options)
+        headers = [(k, v) for k, v in built.headers.raw if k.lower() != b"content-length"]
+        return _Prototype(
+            kind=type(built),
+            url=built.url,
+            url_text=str(built.url),
+            headers=headers,
+            text_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+            extensions=built.extensions,
+            timeouts=built.extensions.get("timeout") or {},
+        )
+
     async def _post(self, body: dict[str, Any]) -> Any:
         """POST the body to chat/completions; an error status raises the SDK's own error.
 
@@ -302,23 +330,16 @@ class OpenAIProvider(RemoteModel):
         quarter of the rest, in the proxy benchmark.
         """
         if self._prototype is None:
-            from openai._models import FinalRequestOptions
-
-            options = FinalRequestOptions.construct(
-                method="post", url="/chat/completions", json_data={}
-            )
-            built = self._client._build_request(options)
-            headers = [(k, v) for k, v in built.headers.raw if k.lower() != b"content-length"]
-            self._prototype = (type(built), built.url, headers, built.extensions)
-        kind, url, headers, extensions = self._prototype
+            self._prototype = self._build_prototype()
+        p = self._prototype
         content = json.dumps(body).encode()
 
         async def send() -> Any:
             if self._direct.available:
-                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-                timeouts = extensions.get("timeout") or {}
-                return await self._direct.send(str(url), text, content, timeouts)
-            request = kind("POST", url, headers=headers, content=content, extensions={**extensions})
+                return await self._direct.send(p.url_text, p.text_headers, content, p.timeouts)
+            request = p.kind(
+                "POST", p.url, headers=p.headers, content=content, extensions={**p.extensions}
+            )
             return await self._http.send(request, stream=True)
 
         try:
@@ -331,12 +352,12 @@ class OpenAIProvider(RemoteModel):
         if response.status_code >= 400:
             payload = await response.aread()
             await response.aclose()
-            if not hasattr(response, "request"):  # a direct one: as the SDK's response type
-                response = importlib.import_module(kind.__module__).Response(
+            if isinstance(response, RawResponse):  # as the SDK's own response type
+                response = importlib.import_module(p.kind.__module__).Response(
                     response.status_code,
                     headers=response.raw_headers,
                     content=payload,
-                    request=kind("POST", url, headers=headers, content=content),
+                    request=p.kind("POST", p.url, headers=p.headers, content=content),
                 )
             raise self._client._make_status_error_from_response(response)
         return response

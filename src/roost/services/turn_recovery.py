@@ -13,7 +13,7 @@ client saw its request fail and decides; queued inbox messages are re-run by the
   it is settled while holding that lease and this process's lock on the conversation, so
   no turn can start there meanwhile. At start every conversation is looked at; after
   that, a sweep every lease period looks at those with user messages newer than the last
-  sweep, and at those it found busy before.
+  sweep but one, and at those it found busy before.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class TurnRecovery:
         self._leases = leases if shared else None  # None: alone with the database
         self._lock_for = lock_for
         self._watched: set[int] = set()  # unanswered, but a turn held them at the last look
-        self._seen_id = 0  # the newest message id at the last sweep
+        self._seen = (0, 0)  # the newest message id looked at, two sweeps ago and last
         self._sweeper: asyncio.Task[None] | None = None
 
     async def at_start(self) -> int:
@@ -62,7 +62,8 @@ class TurnRecovery:
             if found:
                 log.warning("%d turns cut by the last shutdown recorded as failed", len(found))
             return len(found)
-        self._seen_id = await self._messages.newest_id()
+        newest = await self._messages.newest_id()
+        self._seen = (newest, newest)
         settled = await self._settle(await self._messages.unanswered())
         if self._sweeper is None:
             period = self._leases.seconds
@@ -71,9 +72,11 @@ class TurnRecovery:
 
     async def sweep(self) -> int:
         """One look at the conversations written since the last one, and the busy ones."""
-        newest = await self._messages.newest_id()
-        candidates = self._watched | await self._messages.asked_after(self._seen_id)
-        self._seen_id = newest
+        # From the id seen two sweeps ago: a message whose insert committed after a newer
+        # id's (replicas insert concurrently) is still looked at, one sweep later.
+        newest, asked = await self._messages.asked_after(self._seen[0])
+        self._seen = (self._seen[1], newest)
+        candidates = self._watched | asked
         self._watched = set()
         if not candidates:
             return 0

@@ -112,9 +112,13 @@ class TurnService:
         self._recovery = TurnRecovery(
             messages,
             leases,
-            lambda conversation_id: self._locks.setdefault(conversation_id, asyncio.Lock()),
+            self._lock_for,
             shared=not settings.db_url.startswith("sqlite"),
         )
+
+    def _lock_for(self, conversation_id: int) -> asyncio.Lock:
+        """The conversation's lock in this process: one turn at a time, in arrival order."""
+        return self._locks.setdefault(conversation_id, asyncio.Lock())
 
     def user_busy(self, user_id: str) -> bool:
         """Whether a turn of this user is running now."""
@@ -183,7 +187,7 @@ class TurnService:
             conversation = await self._conversations.get_or_create(user, session_id)
         else:
             conversation = await self._conversations.get(user, session_id)
-        lock = self._locks.setdefault(conversation.id, asyncio.Lock())
+        lock = self._lock_for(conversation.id)
         await lock.acquire()  # one turn at a time per conversation, in arrival order
         lease: Lease | None = None
         try:

@@ -175,16 +175,15 @@ class MessageRepository:
             found = (await conn.execute(select(func.max(messages.c.id)))).scalar()
         return int(found or 0)
 
-    async def asked_after(self, message_id: int) -> set[int]:
-        """Conversations with a user message (outside the inbox) newer than `message_id`."""
-        query = (
-            select(messages.c.conversation_id)
-            .where(
-                messages.c.id > message_id,
-                messages.c.role == "user",
-                messages.c.inbox_id.is_(None),
-            )
-            .distinct()
+    async def asked_after(self, message_id: int) -> tuple[int, set[int]]:
+        """User messages (outside the inbox) newer than `message_id`: the newest one's id
+        (`message_id` if none) and their conversations."""
+        query = select(messages.c.id, messages.c.conversation_id).where(
+            messages.c.id > message_id,
+            messages.c.role == "user",
+            messages.c.inbox_id.is_(None),
         )
         async with self._db.read() as conn:
-            return {int(row[0]) for row in (await conn.execute(query)).all()}
+            rows = (await conn.execute(query)).all()
+        newest = max((int(row[0]) for row in rows), default=message_id)
+        return newest, {int(row[1]) for row in rows}
