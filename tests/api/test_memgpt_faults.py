@@ -17,8 +17,9 @@ from tests.upstreams import openai_upstream
 
 TIMEOUT = 1.0
 
-# Crash recovery at start runs on SQLite only: on PostgreSQL another replica may be mid-turn.
-RECOVERY_IS_SQLITE_ONLY = "MemGPT turn recovery at start is SQLite-only (docs/reliability.md)"
+# On PostgreSQL a failed turn released its lease and is not run again; only a turn a
+# stopped replica cut is (tests/services/test_agent_recovery.py).
+RECOVERY_IS_SQLITE_ONLY = "a failed agent turn is tried again at start on SQLite only"
 
 
 def _remote(settings: Settings, base_url: str) -> None:

@@ -7,7 +7,8 @@ nothing is lost or answered twice. The guarantee per path (docs/reliability.md):
   crash cut, recorded at the next start). A client that got a whole answer finds it.
 - kernel2 (stateless): nothing is stored; the server comes back and answers.
 - a MemGPT agent message: absent (the client saw its request fail) or present exactly
-  once with exactly one reply: a turn the crash cut is run again at the next start.
+  once with exactly one reply: a turn the crash cut is run again at the next start (on
+  PostgreSQL: by the replica that takes over the dead one's expired lease on the agent).
 - a memory file write: the file holds one whole version (never a torn one) and the
   index agrees with it after the restart.
 
@@ -30,7 +31,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import backend
 from tests.conftest import free_port
 from tests.e2e.conftest import Server
 from tests.upstreams import ToolCall, openai_upstream
@@ -41,9 +41,6 @@ ROUNDS = 4
 SPREAD = 3.0  # seconds after the request over which the kills are spread
 WORDS = " ".join(f"w{i}" for i in range(16))  # ~16 chunks: about a second of streaming
 SEND = ToolCall("send_message", {"inner_thoughts": "Reply.", "message": "Agent reply"}, id="c1")
-
-# Crash recovery at start runs on SQLite only: on PostgreSQL another replica may be mid-turn.
-RECOVERY_IS_SQLITE_ONLY = "MemGPT turn recovery at start is SQLite-only (docs/reliability.md)"
 
 
 def configure(home: Path, base_url: str) -> None:
@@ -302,7 +299,6 @@ def agent_history(client: httpx.Client, agent: str) -> tuple[list[str], list[int
     return users, replies
 
 
-@backend.sqlite_only(RECOVERY_IS_SQLITE_ONLY)
 def test_a_killed_memgpt_turn_is_answered_exactly_once(tmp_path: Path) -> None:
     behavior = {"reply": "", "tool_calls": (SEND,), "chunk_delay": 0.15}
     asked = "agent question {}".format

@@ -23,6 +23,7 @@ from roost.services.heartbeat_rules import (
     prompt_for,
 )
 from roost.services.memory.workspace import TEMPLATES
+from roost.storage.leases import LeaseRepository
 from tests.conftest import Env, running
 
 TASKS = "# Heartbeat\n\n- [ ] Summarise yesterday's log.\n- [x] Water the plants.\n"
@@ -143,6 +144,20 @@ async def test_busy_user_is_skipped(env: Env) -> None:
     assert isinstance(await handle.result(), TurnDone)
     await env.services.turns.drain(5)
     assert not env.services.turns.user_busy(user.id)
+
+
+async def test_a_user_busy_on_another_replica_is_skipped(env: Env) -> None:
+    user = env.services.auth.default_user
+    await write_tasks(env, user, TASKS)
+    chat = await env.services.conversations.create(user)
+    other = LeaseRepository(env.services.database)  # another replica, mid-turn there
+    await other.acquire(f"conversation:{chat.id}", "other:1#x", 30)
+    event = await env.services.heartbeat.tick(user, manual=True)
+    assert (event.status, event.reason) == ("skipped", "a turn is running for this user")
+    await other.release(f"conversation:{chat.id}", "other:1#x")
+    env.scripts.queue.append(reply("HEARTBEAT_OK"))
+    event = await env.services.heartbeat.tick(user, manual=True)
+    assert event.status == "ok"
 
 
 async def test_active_hours_use_the_injected_clock(env: Env, settings: Settings) -> None:

@@ -75,7 +75,7 @@ async def test_expire_at_and_sweep(leases: LeaseRepository) -> None:
     assert await leases.acquire("fresh", "b#1", 30)
 
 
-async def test_forget_drops_an_earlier_run_of_the_same_replica(leases: LeaseRepository) -> None:
+async def test_forget_expires_an_earlier_run_of_the_same_replica(leases: LeaseRepository) -> None:
     await leases.acquire("one", "host:8000#old", 30)
     await leases.acquire("two", "host:8000#new", 30)
     await leases.acquire("three", "host:80001#other", 30)  # a prefix, not the same replica
@@ -85,6 +85,34 @@ async def test_forget_drops_an_earlier_run_of_the_same_replica(leases: LeaseRepo
     assert await leases.holder("two") == "host:8000#new"
     assert await leases.holder("three") == "host:80001#other"
     assert await leases.holder("four") == "host_8000#other"
+    # Expired, not deleted: what the dead run held is found (and taken over) later.
+    assert await leases.expired("o", limit=10) == ["one"]
+
+
+async def test_expired_lists_unreleased_leases_under_a_prefix(leases: LeaseRepository) -> None:
+    await leases.acquire("agent:1", "dead#1", -1)
+    await leases.acquire("agent:2", "live#1", 30)
+    await leases.acquire("agent:3", "gone#1", -1)
+    await leases.release("agent:3", "gone#1")  # released: its work ended
+    await leases.acquire("agent_4", "dead#1", -1)  # LIKE wildcards are escaped
+    await leases.acquire("conversation:1", "dead#1", -1)
+    assert await leases.expired("agent:", limit=10) == ["agent:1"]
+    assert await leases.expired("agent:", limit=0) == []
+
+
+async def test_held_for_user_sees_other_holders_of_the_users_conversations(
+    leases: LeaseRepository, convo: Conversation, conversations: ConversationRepository, bob: User
+) -> None:
+    other = await conversations.create(bob.id, "s2", title="t")
+    assert not await leases.held_for_user("conversation:", convo.user_id, other_than="me#1")
+    await leases.acquire(f"conversation:{other.id}", "b#1", 30)  # another user's
+    await leases.acquire(f"conversation:{convo.id}", "me#1", 30)  # this process's own
+    assert not await leases.held_for_user("conversation:", convo.user_id, other_than="me#1")
+    await leases.release(f"conversation:{convo.id}", "me#1")
+    await leases.acquire(f"conversation:{convo.id}", "b#1", -1)  # expired
+    assert not await leases.held_for_user("conversation:", convo.user_id, other_than="me#1")
+    await leases.acquire(f"conversation:{convo.id}", "b#1", 30)
+    assert await leases.held_for_user("conversation:", convo.user_id, other_than="me#1")
 
 
 async def test_racing_holders_get_the_lease_once(leases: LeaseRepository) -> None:

@@ -178,7 +178,7 @@ class HeartbeatService:
     ) -> HeartbeatEvent:
         if not manual and self._hours is not None and not self._hours.contains(started):
             return self._skip(started, f"outside active hours ({self._hours.text})")
-        if self._turns.user_busy(user.id):
+        if await self._turns.user_busy_anywhere(user.id):
             return self._skip(started, "a turn is running for this user")
         try:
             text = await self._memory.peek_file(user, HEARTBEAT_FILE)

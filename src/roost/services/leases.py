@@ -44,6 +44,13 @@ class Lease:
         self._released = True
         await self._service._release(self.name)
 
+    def abandon(self) -> None:
+        """Stop renewing without releasing: the lease expires as a dead holder's would, so
+        whoever takes it over finds the work unfinished (a turn cut by shutdown)."""
+        if not self._released:
+            self._released = True
+            self._service._held.discard(self.name)
+
     def release_soon(self) -> None:
         """Release from a synchronous callback (a task cancelled before it began)."""
         if not self._released:
@@ -79,7 +86,7 @@ class LeaseService:
         if self._replica is not None:
             forgotten = await self._repo.forget(f"{self._replica}#", keep=self.holder)
             if forgotten:
-                log.info("leases: %d leases of an earlier run of this replica dropped", forgotten)
+                log.info("leases: %d leases of an earlier run of this replica expired", forgotten)
         with contextlib.suppress(RoostError):
             await self._repo.sweep(timedelta(days=1))
         await self._take(self._presence)
@@ -127,12 +134,20 @@ class LeaseService:
         holder = await self._repo.holder(name)
         return holder is not None and holder != self.holder
 
+    async def held_elsewhere_for_user(self, prefix: str, user_id: str) -> bool:
+        """Whether another process holds `<prefix><id>` of one of the user's conversations."""
+        return await self._repo.held_for_user(prefix, user_id, other_than=self.holder)
+
     async def wait_free(self, name: str) -> None:
         """Return once no other process holds the lease (this one may)."""
         delay = _POLL_FIRST
         while await self.held_elsewhere(name):
             await asyncio.sleep(delay)
             delay = min(delay * 2, _POLL_MAX, self.seconds / 3)
+
+    async def expired(self, prefix: str, *, limit: int = 100) -> list[str]:
+        """Names under `prefix` whose holder stopped renewing them without a release."""
+        return await self._repo.expired(prefix, limit=limit)
 
     async def reserve(self, name: str, until: datetime) -> bool:
         """Take `name` until a fixed time, without renewals (a heartbeat's slot in an

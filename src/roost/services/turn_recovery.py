@@ -33,8 +33,15 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped before this message was answered"
 
 
+_PREFIX = "conversation:"
+
+
 def lease_name(conversation_id: int) -> str:
-    return f"conversation:{conversation_id}"
+    return f"{_PREFIX}{conversation_id}"
+
+
+def lease_name_prefix() -> str:
+    return _PREFIX
 
 
 class TurnRecovery:

@@ -28,7 +28,7 @@ from roost.services.streams import RecordingQueue, StreamRecorder, StreamService
 from roost.services.tool_loop import LoopState, ToolLoop
 from roost.services.tools.base import Tool
 from roost.services.tools.registry import ToolRegistry
-from roost.services.turn_recovery import TurnRecovery, lease_name
+from roost.services.turn_recovery import TurnRecovery, lease_name, lease_name_prefix
 from roost.storage.messages import MessageRepository
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,16 @@ class TurnService:
         return self._locks.setdefault(conversation_id, asyncio.Lock())
 
     def user_busy(self, user_id: str) -> bool:
-        """Whether a turn of this user is running now."""
+        """Whether a turn of this user is running now, in this process."""
         return self._active.get(user_id, 0) > 0
+
+    async def user_busy_anywhere(self, user_id: str) -> bool:
+        """Whether a turn of this user is running now, here or on another replica."""
+        if self.user_busy(user_id):
+            return True
+        if self._leases is None:
+            return False
+        return await self._leases.held_elsewhere_for_user(lease_name_prefix(), user_id)
 
     def _track(self, user_id: str, task: asyncio.Task[None]) -> None:
         self._active[user_id] = self._active.get(user_id, 0) + 1

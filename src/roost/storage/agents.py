@@ -106,6 +106,12 @@ class AgentRepository:
             row = (await conn.execute(query)).first()
         return None if row is None else _to_agent(row)
 
+    async def by_key(self, key: int) -> Agent | None:
+        """An agent by its internal row id (lease names carry it), whoever owns it."""
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(agents).where(agents.c.id == key))).first()
+        return None if row is None else _to_agent(row)
+
     async def list(
         self, user_id: str | None, *, limit: int, offset: int = 0
     ) -> builtins.list[Agent]:

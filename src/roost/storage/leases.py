@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import String, and_, cast, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from roost.core.clock import utcnow
 from roost.storage.db import Database
-from roost.storage.tables import leases
+from roost.storage.tables import conversations, leases
 
 
 class LeaseRepository:
@@ -75,17 +75,52 @@ class LeaseRepository:
         return None if value is None else str(value)
 
     async def forget(self, prefix: str, *, keep: str) -> int:
-        """Drop the leases of holders named `prefix...` other than `keep`: earlier runs of
-        this replica, which are dead (the restarted one holds their port)."""
+        """Expire the leases of holders named `prefix...` other than `keep`: earlier runs
+        of this replica, which are dead (the restarted one holds their port). Expired, not
+        deleted: a dead holder's lease row is how its cut agent turns are found."""
         async with self._db.write() as conn:
             result = await conn.execute(
-                delete(leases).where(
+                update(leases)
+                .where(
                     and_(
-                        leases.c.holder.startswith(prefix, autoescape=True), leases.c.holder != keep
+                        leases.c.holder.startswith(prefix, autoescape=True),
+                        leases.c.holder != keep,
+                        leases.c.expires_at > utcnow(),
                     )
                 )
+                .values(expires_at=utcnow())
             )
         return int(result.rowcount)
+
+    async def held_for_user(self, prefix: str, user_id: str, *, other_than: str) -> bool:
+        """Whether a holder other than `other_than` holds `<prefix><conversation id>` of one
+        of the user's conversations now (a turn of the user runs on another replica)."""
+        name = literal(prefix, String) + cast(conversations.c.id, String)
+        query = (
+            select(leases.c.name)
+            .join(conversations, leases.c.name == name)
+            .where(
+                conversations.c.user_id == user_id,
+                leases.c.holder != other_than,
+                leases.c.expires_at > utcnow(),
+            )
+            .limit(1)
+        )
+        async with self._db.read() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def expired(self, prefix: str, *, limit: int) -> list[str]:
+        """Names `prefix...` whose holder let them expire without releasing them."""
+        query = (
+            select(leases.c.name)
+            .where(
+                leases.c.name.startswith(prefix, autoescape=True), leases.c.expires_at <= utcnow()
+            )
+            .order_by(leases.c.expires_at)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [str(name) for name in (await conn.execute(query)).scalars()]
 
     async def sweep(self, older_than: timedelta) -> int:
         """Delete leases that expired more than `older_than` ago (nobody needs them)."""

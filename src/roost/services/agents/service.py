@@ -31,6 +31,7 @@ from roost.services.agents.defaults import ALL_TOOLS, DEFAULT_PRESET
 from roost.services.agents.events import AgentDone, AgentEvent, AgentFailed
 from roost.services.agents.library import LibraryService
 from roost.services.agents.loop import AgentLoop
+from roost.services.agents.recovery import AgentRecovery
 from roost.services.agents.store import AgentStore, LiveAgent, check_block, split_passage
 from roost.services.generation import merge_options
 from roost.services.leases import Lease, LeaseService
@@ -107,6 +108,13 @@ class AgentService:
         self._loop = AgentLoop(settings.agents)
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._recovery = AgentRecovery(
+            store,
+            self._lock_for,
+            self._rerun,
+            leases,
+            shared=not settings.db_url.startswith("sqlite"),
+        )
 
     # --- agents -----------------------------------------------------------------------
 
@@ -326,7 +334,7 @@ class AgentService:
         """Store the message and start the agent on it in the background."""
         self._check(text)
         agent = await self.get(user, agent_id)
-        lock = self._locks.setdefault(agent.key, asyncio.Lock())
+        lock = self._lock_for(agent)
         waited = lock.locked()
         if waited and not wait:
             raise AgentBusy(f"agent {agent_id} is answering another message", retry=False)
@@ -368,43 +376,28 @@ class AgentService:
         return turn
 
     async def resume_interrupted(self) -> int:
-        """At start, before any turn runs: answer each message a crash left unanswered.
+        """Answer the messages a stopped server left unanswered (agents/recovery.py): at
+        start, and with replicas, whenever another replica's turn is found cut."""
+        return await self._recovery.at_start()
 
-        A message is stored before its turn runs; a kill -9 before the turn stored its
-        first step leaves it as the agent's newest message. The turn is run again, once,
-        in the background, as if the message had just arrived (nothing of it was stored,
-        so nothing is answered twice). The same holds for a message whose turn failed
-        (the model was down) and that is still the newest: it is tried once more.
-        SQLite only: there one process runs every turn; on PostgreSQL another replica may
-        be answering it right now.
-        """
-        if not self._settings.db_url.startswith("sqlite"):
-            return 0
-        resumed = 0
-        for user_id, agent_id, text in await self._store.messages.newest_from_user():
-            if packing.kind(text) not in ("user_message", "system_alert"):
-                continue  # a login or heartbeat: nothing the user waits on
-            agent = await self._store.agents.get(user_id, agent_id)
-            if agent is None:
-                continue
-            try:
-                model, provider = self._providers.get(self.model_of(agent))
-            except RoostError as exc:  # its model is no longer configured
-                log.warning("agent %s: cannot resume its last message: %s", agent_id, exc)
-                continue
-            lock = self._locks.setdefault(agent.key, asyncio.Lock())
-            await lock.acquire()
-            options = merge_options(GenerationOptions(), self._providers.settings_for(model))
-            turn = AgentTurn(agent)  # SQLite: no other replica, so no lease to take
-            task = asyncio.create_task(self._run(turn, model, provider, options, lock, None))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            resumed += 1
-        if resumed:
-            log.warning(
-                "agents: %d messages interrupted by the last shutdown answered now", resumed
-            )
-        return resumed
+    def _lock_for(self, agent: Agent) -> asyncio.Lock:
+        return self._locks.setdefault(agent.key, asyncio.Lock())
+
+    async def _rerun(self, agent: Agent, lock: asyncio.Lock, lease: Lease | None) -> bool:
+        """Run the agent's newest message again in the background, holding `lock` and
+        `lease` (released when it ends); False when the agent's model is gone."""
+        try:
+            model, provider = self._providers.get(self.model_of(agent))
+        except RoostError as exc:  # its model is no longer configured
+            log.warning("agent %s: cannot answer its last message: %s", agent.id, exc)
+            return False
+        options = merge_options(GenerationOptions(), self._providers.settings_for(model))
+        task = asyncio.create_task(
+            self._run(AgentTurn(agent), model, provider, options, lock, lease)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
 
     async def _run(
         self,
@@ -423,6 +416,8 @@ class AgentService:
             )
         except asyncio.CancelledError:
             final = AgentFailed("cancelled", "the server is shutting down")
+            if lease is not None:  # left to expire: a replica answers the message later
+                lease.abandon()
         except Exception as exc:  # a bug must still end the stream with an error
             log.exception("agent turn failed for agent %s", turn.agent.id)
             final = AgentFailed("internal_error", f"internal error: {type(exc).__name__}")
@@ -452,6 +447,7 @@ class AgentService:
 
     async def drain(self, seconds: float) -> None:
         """Let running turns finish before shutdown; cancel what is left."""
+        await self._recovery.close()
         if not self._tasks:
             return
         _done, pending = await asyncio.wait(set(self._tasks), timeout=seconds)
