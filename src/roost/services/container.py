@@ -45,6 +45,7 @@ from roost.storage.keys import KeyRepository
 from roost.storage.leases import LeaseRepository
 from roost.storage.memory import MemoryIndexRepository
 from roost.storage.memory_vectors import MemoryVectorRepository
+from roost.storage.memory_vectors_pg import PgMemoryVectorRepository
 from roost.storage.message_search import MessageSearch
 from roost.storage.messages import MessageRepository
 from roost.storage.notify import notifier_for
@@ -97,8 +98,17 @@ class Services:
         await self.database.close()
 
 
+def vector_store(database: Database) -> MemoryVectorRepository | PgMemoryVectorRepository:
+    """Vector search for the database: sqlite-vec on SQLite, brute force on PostgreSQL."""
+    if database.dialect == "postgresql":
+        return PgMemoryVectorRepository(database)
+    return MemoryVectorRepository(database)
+
+
 def memory_vectors(
-    settings: Settings, registry: ProviderRegistry, store: MemoryVectorRepository
+    settings: Settings,
+    registry: ProviderRegistry,
+    store: MemoryVectorRepository | PgMemoryVectorRepository,
 ) -> VectorIndex | None:
     """The vector side of hybrid memory search, when `[memory] embedding_model` names one."""
     name = settings.memory.embedding_model
@@ -113,8 +123,8 @@ def memory_vectors(
         raise ConfigError(f"{where}: model '{name}' cannot make embeddings")
     if not store.available:
         log.warning(
-            "memory search is keyword-only: vector search needs SQLite with sqlite-vec "
-            "(PostgreSQL's pgvector is not supported yet)"
+            "memory search is keyword-only: vector search on SQLite needs the sqlite-vec "
+            "extension, which could not be loaded"
         )
         return None
     model = settings.models.get(name)
@@ -145,7 +155,7 @@ async def build_services(
         conversations = ConversationService(
             ConversationRepository(database), messages, registry, search=MessageSearch(database)
         )
-        vectors = memory_vectors(settings, registry, MemoryVectorRepository(database))
+        vectors = memory_vectors(settings, registry, vector_store(database))
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
         approvals = ApprovalService(settings.tools.approval_timeout, ApprovalRepository(database))
         tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)

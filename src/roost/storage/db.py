@@ -124,8 +124,9 @@ class Database:
 
     @property
     def has_vectors(self) -> bool:
-        """Whether vector search can run here (SQLite with sqlite-vec loaded)."""
-        return self.dialect == "sqlite" and sqlite_driver.vectors_available()
+        """Whether vector search can run here: on PostgreSQL always (a brute-force scan,
+        storage/memory_vectors_pg.py), on SQLite when sqlite-vec is loaded."""
+        return self.dialect == "postgresql" or sqlite_driver.vectors_available()
 
     @property
     def url(self) -> str:

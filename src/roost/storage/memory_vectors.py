@@ -1,13 +1,18 @@
-"""Vectors for hybrid memory search: the embedding cache and sqlite-vec KNN tables.
+"""Vectors for hybrid memory search: the embedding cache, and sqlite-vec KNN tables.
 
-The cache (`memory_embeddings`, migration 0004) maps (model, text hash) to a vector. The
-KNN index is a vec0 table per (model, dimension), built from the cache: a vec0 column
-has a fixed dimension, which is only known once the model has embedded something, so
-these tables are made here at run time rather than by a migration. Only the current
-model's table is kept; switching models drops the old one (its cache rows stay, so
-switching back costs no embedding). A trigger removes a chunk's vector with the chunk.
+The cache (`memory_embeddings`, migration 0004) maps (model, text hash) to a vector; it
+is the same on both databases (`EmbeddingCache`). Searching it differs:
 
-SQLite only (`Database.has_vectors`); PostgreSQL would use pgvector (not built yet).
+- SQLite (`MemoryVectorRepository`, here): the KNN index is a vec0 table per (model,
+  dimension), built from the cache. A vec0 column has a fixed dimension, which is only
+  known once the model has embedded something, so these tables are made here at run
+  time rather than by a migration. Only the current model's table is kept; switching
+  models drops the old one (its cache rows stay, so switching back costs no embedding).
+  A trigger removes a chunk's vector with the chunk. Needs sqlite-vec loaded
+  (`Database.has_vectors`).
+- PostgreSQL (`PgMemoryVectorRepository`, storage/memory_vectors_pg.py): no pgvector (it
+  is not packaged for the platform roost targets); a brute-force cosine scan, in roost's
+  process, of the user's cached vectors, streamed in bounded batches. No index table.
 """
 
 from __future__ import annotations
@@ -56,13 +61,42 @@ def table_name(model: str, dim: int) -> str:
     return f"{_PREFIX}{dim}_{digest}"
 
 
-class MemoryVectorRepository:
+class EmbeddingCache:
+    """The embedding cache, the same on both databases: what to embed, and storing it."""
+
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    async def missing(self, user_id: str, model: str, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` (text hash, text) of the user's chunks this model has no vector for."""
+        params = {"user_id": user_id, "model": model, "limit": limit}
+        async with self._db.read() as conn:
+            rows = (await conn.execute(_MISSING, params)).all()
+        return [(row.text_hash, row.text) for row in rows]
+
+    async def store(self, model: str, dim: int, vectors: Mapping[str, bytes]) -> None:
+        """Cache vectors (little-endian float32) by text hash; existing ones are kept."""
+        if not vectors:
+            return
+        rows = [
+            {"model": model, "text_hash": digest, "dim": dim, "vector": vector}
+            for digest, vector in vectors.items()
+        ]
+        async with self._db.write() as conn:
+            await conn.execute(_STORE, rows)
+
+
+def check_dimension(dim: int) -> None:
+    if not 1 <= dim <= 8192:
+        raise ValueError(f"embedding dimension {dim} is out of range")
+
+
+class MemoryVectorRepository(EmbeddingCache):
+    """SQLite: KNN search by sqlite-vec, one vec0 table for the current model."""
+
     @property
     def available(self) -> bool:
-        return self._db.has_vectors
+        return self._db.dialect == "sqlite" and self._db.has_vectors
 
     def _require(self) -> None:
         if not self.available:
@@ -71,8 +105,7 @@ class MemoryVectorRepository:
     async def ensure_table(self, model: str, dim: int) -> str:
         """The KNN table for this model, made if needed; other models' tables dropped."""
         self._require()
-        if not 1 <= dim <= 8192:
-            raise ValueError(f"embedding dimension {dim} is out of range")
+        check_dimension(dim)
         name = table_name(model, dim)
         async with self._db.write() as conn:
             rows = await conn.execute(
@@ -99,24 +132,6 @@ class MemoryVectorRepository:
                     trigger + f"DELETE FROM {name} WHERE chunk_id = old.id; END"  # noqa: S608
                 )
         return name
-
-    async def missing(self, user_id: str, model: str, limit: int) -> list[tuple[str, str]]:
-        """Up to `limit` (text hash, text) of the user's chunks this model has no vector for."""
-        params = {"user_id": user_id, "model": model, "limit": limit}
-        async with self._db.read() as conn:
-            rows = (await conn.execute(_MISSING, params)).all()
-        return [(row.text_hash, row.text) for row in rows]
-
-    async def store(self, model: str, dim: int, vectors: Mapping[str, bytes]) -> None:
-        """Cache vectors (little-endian float32) by text hash; existing ones are kept."""
-        if not vectors:
-            return
-        rows = [
-            {"model": model, "text_hash": digest, "dim": dim, "vector": vector}
-            for digest, vector in vectors.items()
-        ]
-        async with self._db.write() as conn:
-            await conn.execute(_STORE, rows)
 
     async def fill(self, user_id: str, model: str, table: str) -> int:
         """Put the cached vectors of the user's chunks that lack one into the KNN table."""

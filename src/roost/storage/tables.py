@@ -238,7 +238,8 @@ memory_chunks = Table(
 )
 
 # Vectors by embedding model and chunk text hash: computed once, reused for every chunk
-# with that text; the vec0 KNN tables are built from it at run time.
+# with that text. SQLite's vec0 KNN tables are built from it at run time; PostgreSQL
+# searches it directly (storage/memory_vectors_pg.py).
 memory_embeddings = Table(
     "memory_embeddings",
     metadata,

@@ -24,7 +24,8 @@ QUERY_CHARS = 2_000  # a longer query is embedded by its start (models cut input
 
 
 class VectorStore(Protocol):
-    """What this needs of `roost.storage.memory_vectors.MemoryVectorRepository`."""
+    """What this needs of the vector repositories: `MemoryVectorRepository` (SQLite,
+    sqlite-vec) and `PgMemoryVectorRepository` (PostgreSQL, a brute-force scan)."""
 
     async def ensure_table(self, model: str, dim: int) -> str: ...
 
