@@ -19,7 +19,7 @@ from typing import Any
 
 from roost.config import ModelSettings, Settings
 from roost.core.errors import ConfigError, InvalidRequest, ProviderError
-from roost.providers import constrain
+from roost.providers import constrain, llamacpp_cpu
 from roost.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -137,8 +137,9 @@ class LlamaCppProvider:
         except ImportError as exc:  # pragma: no cover - a broken install
             raise ProviderError(f"llama-cpp-python is not importable: {exc}") from exc
         try:
-            llm = Llama(
-                model_path=str(self._path),
+            llm = llamacpp_cpu.load(
+                Llama,
+                self._path,
                 n_ctx=self._settings.n_ctx,
                 n_threads=self._settings.n_threads or default_threads(),
                 verbose=False,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.core.errors import ProviderError
+from roost.providers import llamacpp_cpu
 from roost.providers.base import Embeddings
 
 
@@ -30,8 +31,9 @@ class LlamaEmbedder:
             import llama_cpp
 
             try:
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self._path),
+                self._llm = llamacpp_cpu.load(
+                    llama_cpp.Llama,
+                    self._path,
                     embedding=True,
                     # Decoder models declare no pooling; mean pooling gives one vector
                     # per input instead of one per token.
