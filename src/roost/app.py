@@ -25,6 +25,8 @@ from roost.api.llamachat import router as llamachat_router
 from roost.api.memgpt import register_errors as register_memgpt_errors
 from roost.api.memgpt import router as memgpt_router
 from roost.api.native import router as native_router
+from roost.api.openai import chat_route as openai_chat_route
+from roost.api.openai import described as openai_described
 from roost.api.openai import register_errors as register_openai_errors
 from roost.api.openai import router as openai_router
 from roost.api.openapi import install as install_openapi
@@ -108,12 +110,14 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
-    install_openapi(app)
+    install_openapi(app, declared=[openai_described])
     register_kernel2_errors()
     register_openai_errors()
-    # Routers are matched in order, each nested router at a cost (~40 us a request for
+    # Routes are matched in order, each nested router at a cost (~40 us a request for
     # each one passed over, twice: FastAPI matches again to handle): the chat
-    # completions proxy, the path that must add least, comes first. No paths overlap.
+    # completions relay, the path that must add least, comes first, as plain ASGI
+    # (api/openai/chat.py). No paths overlap.
+    app.router.routes.append(openai_chat_route)
     app.include_router(openai_router)
     single = [Depends(single_query_values)]  # ?a=1&a=2 is a 400 (not on /v1: no queries)
     app.include_router(kernel2_router, dependencies=single)

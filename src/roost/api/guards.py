@@ -117,10 +117,14 @@ class BodyLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = 0
+                    break  # counted as it arrives, below
                 if declared > limit:
                     await render(scope["path"], too_large)(scope, receive, send)
                     return
+                # The server delivers exactly Content-Length bytes: nothing to count (and
+                # no wrapper on every chunk of a long stream sent back).
+                await self.app(scope, receive, send)
+                return
         received = 0
         started = False
 

@@ -14,10 +14,10 @@ once, when the document is first asked for (never per request):
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -136,19 +136,21 @@ def _error_responses(
     return model
 
 
-def document(app: FastAPI) -> dict[str, Any]:
-    """The whole OpenAPI document of `app` (built once; see `install`)."""
+def document(app: FastAPI, declared: Sequence[APIRouter] = ()) -> dict[str, Any]:
+    """The whole OpenAPI document of `app` (built once; see `install`). `declared`: the
+    FastAPI declarations of plain ASGI routes the app serves, documented, not mounted."""
+    routes = [*app.routes, *(route for router in declared for route in router.routes)]
     schema = get_openapi(
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=app.routes,
+        routes=routes,
     )
     models: set[type[BaseModel]] = set()
     sockets = dict(_WEBSOCKETS)  # this app's own, not another app's in the same process
     paths: dict[str, Any] = schema.setdefault("paths", {})
     # Included routers are not flattened into app.routes: walk them as FastAPI does.
-    for route in iter_route_contexts(app.routes):
+    for route in iter_route_contexts(routes):
         original, path = route.original_route, route.path_format
         if isinstance(original, WebSocketRoute) and path is not None:
             doc = (original.endpoint.__doc__ or original.name).strip().splitlines()[0]
@@ -179,12 +181,12 @@ def document(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, declared: Sequence[APIRouter] = ()) -> None:
     """Serve the completed document at /openapi.json (FastAPI's route, our builder)."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document(app)
+            app.openapi_schema = document(app, declared)
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
