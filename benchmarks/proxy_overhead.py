@@ -2,10 +2,16 @@
 
 The upstream is benchmarks/_fast_upstream.py (a minimal OpenAI-compatible server in its
 own process); roost runs as `roost serve` with that upstream as an `openai` model. A
-raw-socket client (its own cost is the same on both paths) streams completions with
-`include_usage` over keep-alive connections, 1 and 50 at a time. With one client, direct
-and proxied requests take turns; with 50, direct and proxied runs alternate, several
-rounds, so drift on a noisy machine hits both alike.
+raw-socket client (its own cost is the same on every path) streams completions with
+`include_usage` over keep-alive connections, 1 and 50 at a time. With one client, the
+paths take turns request by request; with 50, their runs alternate, several rounds, so
+drift on a noisy machine hits all alike.
+
+A third path is the floor: benchmarks/_bare_relay.py, the same server stack (uvicorn and
+aiohttp) relaying bytes and doing nothing else. Its added latency is what any relay built
+on that stack costs on this machine (a request that finds the process idle runs on cold
+caches: on some machines that alone is a millisecond or two); roost's own share is its
+added latency over the bare relay's.
 
 On a machine with two or more cores, roost gets a core of its own and the upstream and
 the client share another, as when the model server runs on its own hardware; otherwise
@@ -136,12 +142,13 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def _pin(roost_pid: int, upstream_pid: int) -> bool:
+def _pin(roost_pids: list[int], upstream_pid: int) -> bool:
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cores) < 2:
         return False
-    # roost's threads start after this (the model client, SQLite) and inherit it.
-    os.sched_setaffinity(roost_pid, set(cores[1:]))
+    # The relays' threads start after this (the model client, SQLite) and inherit it.
+    for pid in roost_pids:
+        os.sched_setaffinity(pid, set(cores[1:]))
     os.sched_setaffinity(upstream_pid, {cores[0]})
     os.sched_setaffinity(0, {cores[0]})
     return True
@@ -166,13 +173,24 @@ def measure(
         f'base_url = "http://127.0.0.1:{upstream_port}/v1"\nmodel = "fast"\n'
     )
     roost = start_roost(home, roost_port)
-    pinned = _pin(roost.pid, upstream.pid)
+    bare_port = free_port()
+    bare = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("_bare_relay.py")),
+            str(bare_port),
+            f"http://127.0.0.1:{upstream_port}",
+        ]
+    )
+    pinned = _pin([roost.pid, bare.pid], upstream.pid)
+    paths = {"direct": upstream_port, "bare": bare_port, "roost": roost_port}
     found: list[Figure] = []
     try:
         wait_for_health(f"http://127.0.0.1:{roost_port}", roost)
+        wait_for_health(f"http://127.0.0.1:{bare_port}", bare)
         time.sleep(0.5)  # let the upstream listen too
-        asyncio.run(run(roost_port, 4, 5, tokens))  # warm-up: imports, connections
-        asyncio.run(run(upstream_port, 4, 5, tokens))
+        for port in paths.values():  # warm-up: imports, connections
+            asyncio.run(run(port, 4, 5, tokens))
         print(
             f"upstream: {tokens} tokens, {delay_ms} ms apart; "
             f"{rounds} alternating rounds; "
@@ -181,14 +199,13 @@ def measure(
         print(f"{'clients':>7} {'path':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
         for clients in (1, 50):
             total = 60 if clients == 1 else requests
-            runs: dict[str, list[Run]] = {"direct": [], "roost": []}
+            runs: dict[str, list[Run]] = {name: [] for name in paths}
             for _ in range(rounds):
                 if clients == 1:
-                    ports = {"direct": upstream_port, "roost": roost_port}
-                    for name, result in asyncio.run(paired(ports, total, tokens)).items():
+                    for name, result in asyncio.run(paired(paths, total, tokens)).items():
                         runs[name].append(result)
                     continue
-                for name, port in (("direct", upstream_port), ("roost", roost_port)):
+                for name, port in paths.items():
                     runs[name].append(asyncio.run(run(port, clients, total // clients, tokens)))
             summary: dict[str, tuple[float, float, float]] = {}
             for name, results in runs.items():
@@ -198,10 +215,13 @@ def measure(
                 p50, p99, rate = summary[name]
                 print(f"{clients:>7} {name:>6} {p50:>8.2f} {p99:>8.2f} {rate:>8.1f}")
             added = summary["roost"][0] - summary["direct"][0]
+            floor = summary["bare"][0] - summary["direct"][0]
             ratio = summary["roost"][2] / summary["direct"][2]
             print(
                 f"{clients:>7} added p50 {added:+.2f} ms (target ≤ 2), "
                 f"throughput ratio {ratio:.3f} (target ≥ 0.9)\n"
+                f"{clients:>7} a bare relay adds {floor:+.2f} ms: roost's own share "
+                f"{added - floor:+.2f} ms\n"
             )
             if clients == 1:  # the requests were paired: the median of each pair's difference
                 diffs = [
@@ -214,6 +234,8 @@ def measure(
             label = f"/v1 proxy, {clients} client{'s' if clients > 1 else ''}"
             found += [
                 Figure(f"{label}: added p50", added, "ms", target="value <= 2"),
+                Figure(f"{label}: a bare relay's added p50", floor, "ms"),
+                Figure(f"{label}: added p50 over a bare relay", added - floor, "ms"),
                 Figure(f"{label}: p99", through[1], "ms", direct[1]),
                 Figure(
                     f"{label}: throughput", through[2], "req/s", direct[2], target="ratio >= 0.9"
@@ -221,6 +243,8 @@ def measure(
             ]
     finally:
         stop(roost)
+        bare.terminate()
+        bare.wait(10)
         upstream.terminate()
         upstream.wait(10)
     return found

@@ -19,6 +19,7 @@ from llama_cpp import Llama
 
 from benchmarks._figures import Figure, Size
 from benchmarks._server import PASSWORD, free_port, start_roost, stop, wait_for_health
+from roost.providers import llamacpp_cpu
 from roost.providers.llamacpp import default_threads, embedded_model_path
 
 PROMPT = "Write a long story about a lighthouse keeper and a storm."
@@ -75,8 +76,9 @@ def measure(rounds: int, max_tokens: int) -> list[Figure]:
         f"repeat_penalty = 1.0\nmax_tokens = {max_tokens}\n"
         f'\n[chat]\nsystem_prompt = "{SYSTEM}"\n'
     )
-    llm = Llama(
-        model_path=str(embedded_model_path()), n_ctx=N_CTX, n_threads=threads, verbose=False
+    # Loaded as roost loads it (without AMX where AMX crashes: providers/llamacpp_cpu.py).
+    llm = llamacpp_cpu.load(
+        Llama, embedded_model_path(), n_ctx=N_CTX, n_threads=threads, verbose=False
     )
     port = free_port()
     server = start_roost(home, port)
