@@ -16,10 +16,11 @@ from roost.api import errors
 from roost.api.chatnvim import register_errors as register_chatnvim_errors
 from roost.api.chatnvim import router as chatnvim_router
 from roost.api.deps import single_query_values
+from roost.api.fast_path import RoostApp
 from roost.api.guards import BodyLimit, HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
-from roost.api.limits import RateLimit, bounds
+from roost.api.limits import Limiter, RateLimit, bounds
 from roost.api.llamachat import register_errors as register_llamachat_errors
 from roost.api.llamachat import router as llamachat_router
 from roost.api.memgpt import register_errors as register_memgpt_errors
@@ -99,7 +100,7 @@ def create_app(
         finally:
             await services.close()
 
-    app = FastAPI(
+    app = RoostApp(
         title="roost",
         version=__version__,
         description="A local-first AI assistant server speaking the APIs your clients use.",
@@ -118,6 +119,7 @@ def create_app(
     # completions relay, the path that must add least, comes first, as plain ASGI
     # (api/openai/chat.py). No paths overlap.
     app.router.routes.append(openai_chat_route)
+    app.add_fast_route(openai_chat_route.path, openai_chat_route.app)
     app.include_router(openai_router)
     single = [Depends(single_query_values)]  # ?a=1&a=2 is a 400 (not on /v1: no queries)
     app.include_router(kernel2_router, dependencies=single)
@@ -143,7 +145,7 @@ def create_app(
     )
     limits = bounds(settings)
     if limits.active:  # inside the Host check: a refused Host costs no bucket
-        app.add_middleware(RateLimit, bounds=limits)
+        app.add_middleware(RateLimit, bounds=limits, limiter=Limiter(limits))
     app.add_middleware(
         HostGuard,
         bind=settings.server.bind,

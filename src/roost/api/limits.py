@@ -179,9 +179,11 @@ class RateLimit:
     """ASGI middleware: refuse a caller over its request rate with 429 and Retry-After,
     and release the stream slots that routes took."""
 
-    def __init__(self, app: ASGIApp, bounds: Bounds) -> None:
+    def __init__(self, app: ASGIApp, bounds: Bounds, limiter: Limiter | None = None) -> None:
+        """`limiter`: the buckets, shared by every stack the middleware is built into
+        (api/fast_path.py builds the middleware again around its routes)."""
         self.app = app
-        self.limiter = Limiter(bounds)
+        self.limiter = limiter or Limiter(bounds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in EXEMPT_PATHS:
