@@ -75,7 +75,7 @@ def measure(clients: int, requests: int, rounds: int) -> list[Figure]:
         f'base_url = "http://127.0.0.1:{upstream_port}/v1"\nmodel = "fast"\n'
     )
     roost = start_roost(home, roost_port)
-    pinned = _pin(roost.pid, upstream.pid)
+    pinned = _pin([roost.pid], upstream.pid)
     try:
         wait_for_health(f"http://127.0.0.1:{roost_port}", roost)
         time.sleep(0.5)
