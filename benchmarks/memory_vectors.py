@@ -22,7 +22,6 @@ import os
 import statistics
 import tempfile
 import time
-import tracemalloc
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from benchmarks._figures import Figure, Size
+from benchmarks.db_dump import peak
 from roost.core.records import MemoryChunk
 from roost.storage import Database, UserRepository
 from roost.storage.memory import MemoryIndexRepository, text_hash
@@ -110,15 +110,6 @@ async def timings(action: Callable[[], Awaitable[Any]], rounds: int) -> list[flo
         await action()
         found.append(time.perf_counter() - started)
     return found
-
-
-async def peak(action: Callable[[], Awaitable[Any]]) -> int:
-    tracemalloc.start()
-    try:
-        await action()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 class PgDatabase:

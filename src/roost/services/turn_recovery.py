@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import logging
 from collections.abc import Callable
 
-from roost.core.errors import RoostError
 from roost.services.leases import LeaseService
+from roost.services.sweeper import Sweeper
 from roost.storage.messages import MessageRepository
 
 log = logging.getLogger(__name__)
@@ -33,15 +32,16 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped before this message was answered"
 
 
-_PREFIX = "conversation:"
+LEASE_PREFIX = "conversation:"
 
 
 def lease_name(conversation_id: int) -> str:
-    return f"{_PREFIX}{conversation_id}"
+    return f"{LEASE_PREFIX}{conversation_id}"
 
 
-def lease_name_prefix() -> str:
-    return _PREFIX
+def _report(settled: int) -> None:
+    if settled:
+        log.warning("%d turns cut by a stopped replica recorded as failed", settled)
 
 
 class TurnRecovery:
@@ -58,7 +58,7 @@ class TurnRecovery:
         self._lock_for = lock_for
         self._watched: set[int] = set()  # unanswered, but a turn held them at the last look
         self._seen = (0, 0)  # the newest message id looked at, two sweeps ago and last
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = Sweeper("turn-sweep", self.sweep, _report)
 
     async def at_start(self) -> int:
         """Settle what crashed turns left; then, with replicas, keep sweeping."""
@@ -72,9 +72,7 @@ class TurnRecovery:
         newest = await self._messages.newest_id()
         self._seen = (newest, newest)
         settled = await self._settle(await self._messages.unanswered())
-        if self._sweeper is None:
-            period = self._leases.seconds
-            self._sweeper = asyncio.create_task(self._sweep_forever(period), name="turn-sweep")
+        self._sweeper.start(self._leases.seconds)
         return settled
 
     async def sweep(self) -> int:
@@ -90,22 +88,7 @@ class TurnRecovery:
         return await self._settle(await self._messages.unanswered(among=candidates))
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
-
-    async def _sweep_forever(self, period: float) -> None:
-        while True:
-            await asyncio.sleep(period)
-            try:
-                settled = await self.sweep()
-            except RoostError as exc:  # the database is away: try again next period
-                log.warning("could not look for interrupted turns: %s", exc.message)
-                continue
-            if settled:
-                log.warning("%d turns cut by a stopped replica recorded as failed", settled)
+        await self._sweeper.close()
 
     async def _settle(self, found: builtins.list[tuple[str, int]]) -> int:
         assert self._leases is not None

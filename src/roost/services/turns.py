@@ -28,7 +28,7 @@ from roost.services.streams import RecordingQueue, StreamRecorder, StreamService
 from roost.services.tool_loop import LoopState, ToolLoop
 from roost.services.tools.base import Tool
 from roost.services.tools.registry import ToolRegistry
-from roost.services.turn_recovery import TurnRecovery, lease_name, lease_name_prefix
+from roost.services.turn_recovery import LEASE_PREFIX, TurnRecovery, lease_name
 from roost.storage.messages import MessageRepository
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class TurnService:
             return True
         if self._leases is None:
             return False
-        return await self._leases.held_elsewhere_for_user(lease_name_prefix(), user_id)
+        return await self._leases.held_elsewhere_for_user(LEASE_PREFIX, user_id)
 
     def _track(self, user_id: str, task: asyncio.Task[None]) -> None:
         self._active[user_id] = self._active.get(user_id, 0) + 1

@@ -24,10 +24,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from roost.core.agents import Agent
-from roost.core.errors import RoostError
 from roost.services.agents import packing
 from roost.services.agents.store import AgentStore
 from roost.services.leases import Lease, LeaseService
+from roost.services.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ class AgentRecovery:
         self._lock_for = lock_for
         self._rerun = rerun
         self._leases = leases if shared else None  # None: alone with the database
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = Sweeper(
+            "agent-sweep", self.sweep, lambda resumed: self._report(resumed, "a stopped replica")
+        )
 
     async def at_start(self) -> int:
         if self._leases is None:
@@ -75,9 +77,7 @@ class AgentRecovery:
             self._report(resumed, "the last shutdown")
             return resumed
         resumed = await self.sweep()
-        if self._sweeper is None:
-            period = self._leases.seconds
-            self._sweeper = asyncio.create_task(self._sweep_forever(period), name="agent-sweep")
+        self._sweeper.start(self._leases.seconds)
         return resumed
 
     async def sweep(self) -> int:
@@ -89,11 +89,7 @@ class AgentRecovery:
         return resumed
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await self._sweeper.close()
 
     async def _take_over(self, name: str) -> bool:
         assert self._leases is not None
@@ -125,14 +121,6 @@ class AgentRecovery:
         if not newest or newest[0].role != "user":
             return False
         return packing.kind(newest[0].text) in WAITING
-
-    async def _sweep_forever(self, period: float) -> None:
-        while True:
-            await asyncio.sleep(period)
-            try:
-                self._report(await self.sweep(), "a stopped replica")
-            except RoostError as exc:  # the database is away: try again next period
-                log.warning("could not look for cut agent turns: %s", exc.message)
 
     @staticmethod
     def _report(resumed: int, cause: str) -> None:
