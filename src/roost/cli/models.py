@@ -1,7 +1,8 @@
 """`roost models`: every configured model, and whether it can be used right now.
 
 Probes run in-process and concurrently (no server needed): a GGUF file must be readable, a
-remote API must answer its model list. Nothing is loaded or generated.
+remote API must answer its model list. Nothing is loaded or generated. When a server runs
+on the same home, its llama.cpp runners' states come from the file it keeps there.
 """
 
 from __future__ import annotations
@@ -66,15 +67,38 @@ async def _probe(name: str, settings: Settings, registry: Any) -> dict[str, Any]
 
 
 async def probe_all(settings: Settings) -> list[dict[str, Any]]:
-    """One row per configured model, probed concurrently."""
+    """One row per configured model, probed concurrently, with the state of its process
+    in a running server (`runner`: null when no server on this home runs it)."""
     from roost.providers.registry import ProviderRegistry
+    from roost.providers.runner.statefile import read_all
 
     registry = ProviderRegistry(settings)
     try:
         names = sorted(settings.models)
-        return list(await asyncio.gather(*(_probe(n, settings, registry) for n in names)))
+        rows = list(await asyncio.gather(*(_probe(n, settings, registry) for n in names)))
     finally:
         await registry.close()
+    runners = read_all(settings.home)
+    for row in rows:
+        row["runner"] = runners.get(row["name"])
+        if row["runner"] is not None and row["runner"]["state"] == "unavailable":
+            row["ok"] = False
+            row["status"] = f"unavailable: {row['runner']['last_error']}"
+    return rows
+
+
+def _runner(row: dict[str, Any]) -> str:
+    """`ready (pid 123), 1 restart`: the model's process in the running server."""
+    runner = row.get("runner")
+    if runner is None:
+        return "-"
+    state = str(runner["state"])
+    if runner.get("pid"):
+        state += f" (pid {runner['pid']})"
+    restarts = int(runner.get("restarts") or 0)
+    if restarts:
+        state += f", {restarts} restart{'s' if restarts != 1 else ''}"
+    return state
 
 
 def _upstream(row: dict[str, Any]) -> str:
@@ -103,11 +127,14 @@ def models(as_json: JsonOption = False) -> None:
                 str(r["context_window"] or "-"),
                 "yes" if r["default"] else "",
                 escape(r["status"]),
+                escape(_runner(r)),
             ]
             for r in rows
         ]
         print_table(
-            ["NAME", "PROVIDER", "MODEL", "CONTEXT", "DEFAULT", "STATUS"], table, "No models."
+            ["NAME", "PROVIDER", "MODEL", "CONTEXT", "DEFAULT", "STATUS", "PROCESS"],
+            table,
+            "No models.",
         )
     failed = [r["name"] for r in rows if not r["ok"]]
     if failed:

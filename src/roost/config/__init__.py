@@ -280,8 +280,8 @@ class SpeechSettings(_Section):
 class ModelSettings(_Section):
     provider: Literal["llamacpp", "openai", "anthropic", "sentence-transformers"] = Field(
         "llamacpp",
-        description="Runtime: llamacpp (in-process), openai (any OpenAI-compatible server), "
-        "anthropic, sentence-transformers (local embeddings only)",
+        description="Runtime: llamacpp (a supervised local process), openai (any "
+        "OpenAI-compatible server), anthropic, sentence-transformers (local embeddings only)",
     )
     path: str | None = Field(
         None,

@@ -30,6 +30,8 @@ __all__ = [
     "ProviderEvent",
     "ReasoningChunk",
     "ResponseFormat",
+    "RuntimeStatus",
+    "Supervised",
     "TextChunk",
     "ToolCallChunk",
     "ToolChoice",
@@ -107,3 +109,19 @@ class EmbeddingProvider(Protocol):
     """A provider that can also turn text into vectors (llama.cpp models, remote APIs)."""
 
     async def embed(self, texts: list[str]) -> Embeddings: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeStatus:
+    """A model that runs in a process roost supervises (llama.cpp runners)."""
+
+    state: str  # idle | loading | ready | restarting | unavailable
+    pid: int | None
+    restarts: int  # processes that died and were replaced since the server started
+    last_error: str | None  # why the last one died, or why the model is unavailable
+    rss_bytes: int | None
+
+
+@runtime_checkable
+class Supervised(Protocol):
+    def status(self) -> RuntimeStatus: ...

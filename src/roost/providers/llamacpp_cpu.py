@@ -74,6 +74,15 @@ def extra_buffers_safe(path: Path, *, amx: Callable[[], bool] = cpu_has_amx) -> 
     return _verdicts[key]
 
 
+def remember(path: Path, safe: bool) -> None:
+    """Take a verdict found earlier (a runner's predecessor probed this file already)."""
+    _verdicts[str(path)] = safe
+
+
+def verdict(path: Path) -> bool | None:
+    return _verdicts.get(str(path))
+
+
 def load(factory: Callable[..., Any], path: Path, **kwargs: Any) -> Any:
     """`factory(model_path=..., **kwargs)` (a `llama_cpp.Llama`), without extra buffer
     types where they crash. Runs in a worker thread: it blocks."""

@@ -18,9 +18,10 @@ def register_kind(kind: str, factory: Factory) -> None:
 
 def _builtin_kinds() -> None:
     if "llamacpp" not in _FACTORIES:
-        from roost.providers.llamacpp import LlamaCppProvider
+        # Each llama.cpp model runs in its own supervised process (providers/runner/).
+        from roost.providers.runner.provider import RunnerProvider
 
-        register_kind("llamacpp", LlamaCppProvider.from_settings)
+        register_kind("llamacpp", RunnerProvider.from_settings)
     if "openai" not in _FACTORIES:
         # These modules import their SDKs only when a provider is built.
         from roost.providers.openai_compat import OpenAIProvider
@@ -72,6 +73,10 @@ class ProviderRegistry:
             model = self._settings.models[chosen]
             self._providers[chosen] = _FACTORIES[model.provider](chosen, model, self._settings)
         return chosen, self._providers[chosen]
+
+    def peek(self, name: str) -> ChatProvider | None:
+        """The provider if it was built already; never builds one."""
+        return self._providers.get(name)
 
     def settings_for(self, name: str) -> ModelSettings | None:
         return self._settings.models.get(name)

@@ -192,6 +192,7 @@ async def build_services(
         inbox = InboxService(settings, conversations, inbox_repo, worker)
         user_service = UserService(users, keys, on_revoke=auth.forget)
         heartbeat = HeartbeatService(settings, turns, memory, user_service, leases=leases)
+        models = ModelService(registry)
         return Services(
             settings=settings,
             database=database,
@@ -201,10 +202,14 @@ async def build_services(
             conversations=conversations,
             turns=turns,
             status=StatusService(
-                registry.default, memory.status, memory.search_mode, heartbeat=heartbeat.status
+                registry.default,
+                memory.status,
+                memory.search_mode,
+                heartbeat=heartbeat.status,
+                models=models.runtimes,
             ),
             roles=roles,
-            models=ModelService(registry),
+            models=models,
             completions=CompletionService(settings, registry, turns, roles, memory),
             memory=memory,
             approvals=approvals,

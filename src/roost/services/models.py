@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass
 
 from roost.core.errors import ModelNotFound
+from roost.providers.base import Supervised
 from roost.providers.registry import ProviderRegistry
+from roost.services.status import ModelStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +20,11 @@ class ModelInfo:
     context_window: int | None
     is_default: bool
     created: int  # when this server started: config has no other date for a model
+    # Models in a process roost runs (llama.cpp): idle | loading | ready | restarting |
+    # unavailable, how many times it was restarted, and why it last died. None elsewhere.
+    state: str | None = None
+    restarts: int = 0
+    error: str | None = None
 
 
 class ModelService:
@@ -29,6 +37,7 @@ class ModelService:
         if settings is None:  # installed directly (tests)
             return ModelInfo(name, "scripted", None, None, name == self._providers.default, 0)
         window = settings.context_window if settings.provider != "llamacpp" else settings.n_ctx
+        state, restarts, error = self._runtime(name, settings.provider)
         return ModelInfo(
             name=name,
             provider=settings.provider,
@@ -36,10 +45,28 @@ class ModelService:
             context_window=window,
             is_default=name == self._providers.default,
             created=self._created,
+            state=state,
+            restarts=restarts,
+            error=error,
         )
+
+    def _runtime(self, name: str, kind: str) -> tuple[str | None, int, str | None]:
+        provider = self._providers.peek(name)
+        if isinstance(provider, Supervised):
+            status = provider.status()
+            return status.state, status.restarts, status.last_error
+        return ("idle" if kind == "llamacpp" else None), 0, None
 
     def list(self) -> list[ModelInfo]:
         return [self._info(name) for name in self._providers.names()]
+
+    def runtimes(self) -> builtins.list[ModelStatus]:
+        """The models that run in a process of roost's, for GET /api/status."""
+        return [
+            ModelStatus(info.name, info.state, info.restarts, info.error)
+            for info in self.list()
+            if info.state is not None
+        ]
 
     def get(self, name: str) -> ModelInfo:
         if name not in self._providers.names():

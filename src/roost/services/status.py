@@ -27,12 +27,23 @@ class HeartbeatStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelStatus:
+    """A model roost runs in a process of its own (llama.cpp); remote ones are not listed."""
+
+    name: str
+    state: str  # idle | loading | ready | restarting | unavailable
+    restarts: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ServerStatus:
     version: str
     uptime_seconds: int
     model: str
     memory: MemoryStatus = field(default_factory=MemoryStatus)
     heartbeat: HeartbeatStatus = field(default_factory=HeartbeatStatus)
+    models: list[ModelStatus] = field(default_factory=list)
 
 
 class StatusService:
@@ -42,7 +53,9 @@ class StatusService:
         memory: Callable[[], tuple[int, int]] = lambda: (0, 0),
         search_mode: str = "keyword",
         heartbeat: Callable[[User | None], HeartbeatStatus] | None = None,
+        models: Callable[[], list[ModelStatus]] = list,
     ) -> None:
+        self._models = models
         self._started = time.monotonic()
         self._model = default_model
         self._memory = memory  # (files indexed, chunks) of the default workspace
@@ -58,4 +71,5 @@ class StatusService:
             model=self._model,
             memory=MemoryStatus(files_indexed=files, chunks=chunks, search=self._search_mode),
             heartbeat=heartbeat,
+            models=self._models(),
         )

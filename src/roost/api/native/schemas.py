@@ -135,6 +135,13 @@ class ModelOut(BaseModel):
     context_window: int | None
     is_default: bool
     created: int
+    state: str | None = Field(
+        None,
+        description="llama.cpp models, run in a process of their own: idle, loading, ready, "
+        "restarting or unavailable (null for remote models)",
+    )
+    restarts: int = Field(0, description="Times the model's process died and was restarted")
+    error: str | None = Field(None, description="Why it last died, or why it is unavailable")
 
 
 class ModelList(BaseModel):

@@ -15,7 +15,15 @@ router = APIRouter(tags=["openai"])
 
 
 def _model(info: ModelInfo) -> dict[str, Any]:
-    return {"id": info.name, "object": "model", "created": info.created, "owned_by": "roost"}
+    model: dict[str, Any] = {
+        "id": info.name,
+        "object": "model",
+        "created": info.created,
+        "owned_by": "roost",
+    }
+    if info.state is not None:  # roost's own fields, for models it runs itself
+        model.update(state=info.state, restarts=info.restarts, error=info.error)
+    return model
 
 
 @router.get("/models", response_model=None, responses=docs.ok(ModelList))

@@ -220,6 +220,13 @@ class ModelObject(BaseModel):
     object: Literal["model"]
     created: int
     owned_by: str
+    state: str | None = Field(
+        None,
+        description="roost: llama.cpp models only (idle, loading, ready, restarting, "
+        "unavailable)",
+    )
+    restarts: int | None = Field(None, description="roost: times its process was restarted")
+    error: str | None = Field(None, description="roost: why it last died or is unavailable")
 
 
 class ModelList(BaseModel):

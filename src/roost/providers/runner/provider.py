@@ -1,0 +1,155 @@
+"""`RunnerProvider`: a llama.cpp model served by its supervised runner process.
+
+The same provider interface as any other model; every call becomes frames on the
+runner's channel. Closing a stream early (a client hung up) sends `cancel`, which stops
+the runner's generation at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+from roost.config import ModelSettings, Settings
+from roost.core.errors import ConfigError, RoostError
+from roost.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Embeddings,
+    ProviderEvent,
+    RuntimeStatus,
+)
+from roost.providers.runner import protocol
+from roost.providers.runner.process import RunnerProcess
+from roost.providers.runner.statefile import StateFile
+from roost.providers.runner.supervisor import Supervisor
+
+_END = object()
+
+
+def model_path(name: str, model: ModelSettings, settings: Settings) -> Path:
+    """The GGUF a [models.NAME] table names (relative paths are under the home)."""
+    if not model.path:
+        from roost.providers.llamacpp import embedded_model_path
+
+        return embedded_model_path()
+    path = Path(model.path).expanduser()
+    if not path.is_absolute():
+        path = settings.home / path
+    if not path.is_file():
+        raise ConfigError(f"[models.{name}] path '{path}' is not a file")
+    return path
+
+
+class RunnerProvider:
+    def __init__(
+        self,
+        name: str,
+        settings: ModelSettings,
+        path: Path,
+        *,
+        home: Path | None = None,
+        python: str = sys.executable,
+    ) -> None:
+        self.name = name
+        self._settings = settings
+        self._path = path
+        self._statefile = StateFile.for_home(home) if home is not None else None
+        spec = {
+            "name": name,
+            "path": str(path),
+            "settings": settings.model_dump(mode="json"),
+            "extra_bufts": None,
+        }
+        # `python`: the runner's interpreter (tests pass a stand-in that crashes).
+        self._supervisor = Supervisor(name, spec, on_change=self._changed, python=python)
+
+    @classmethod
+    def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> RunnerProvider:
+        return cls(name, model, model_path(name, model, settings), home=settings.home)
+
+    def _changed(self) -> None:
+        if self._statefile is not None:
+            self._statefile.update(self.name, self._supervisor.status())
+
+    @property
+    def context_window(self) -> int:
+        return self._settings.n_ctx
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def loaded(self) -> bool:
+        return self._supervisor.ready
+
+    def status(self) -> RuntimeStatus:
+        return self._supervisor.status()
+
+    async def probe(self) -> str | None:
+        """The GGUF file is there and readable; loading it is the first request's job."""
+        try:
+            with self._path.open("rb") as handle:
+                magic = handle.read(4)
+        except OSError as exc:
+            return f"cannot read {self._path}: {exc.strerror or exc}"
+        if magic != b"GGUF":
+            return f"{self._path} is not a GGUF file"
+        return None
+
+    async def load(self) -> RunnerProcess:
+        """Start the runner now (it loads the model); concurrent callers share the start."""
+        return await self._supervisor.process()
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
+        frame = {"op": "chat", "request": protocol.encode_request(request)}
+        async for item in self._call(frame):
+            yield protocol.decode_event(item)
+
+    async def _call(self, frame: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+        """Send one request; yield its event frames until `end`, raising its error."""
+        process = await self._supervisor.process()
+        queue: asyncio.Queue[dict[str, Any] | RoostError] = asyncio.Queue()
+        request_id = process.open(queue.put_nowait)
+        ended = False
+        try:
+            process.send({**frame, "id": request_id})
+            while True:
+                item = await queue.get()
+                if isinstance(item, RoostError):
+                    ended = True
+                    raise item
+                kind = item.get("ev")
+                if kind == "end":
+                    ended = True
+                    return
+                if kind == "error":
+                    ended = True
+                    raise protocol.decode_error(item)
+                yield item
+        finally:
+            process.finish(request_id, cancel=not ended)
+
+    async def _result(self, frame: dict[str, Any]) -> Any:
+        value: Any = None
+        async for item in self._call(frame):
+            if item.get("ev") == "result":
+                value = item["value"]
+        return value
+
+    async def count_tokens(self, messages: list[ChatMessage]) -> int:
+        frame = {"op": "count", "messages": protocol.encode_messages(messages)}
+        return int(await self._result(frame))
+
+    async def embed(self, texts: list[str]) -> Embeddings:
+        value = await self._result({"op": "embed", "texts": texts})
+        return Embeddings([list(map(float, v)) for v in value["vectors"]], int(value["tokens"]))
+
+    async def close(self) -> None:
+        await self._supervisor.close()
+        if self._statefile is not None:
+            self._statefile.remove(self.name)
