@@ -222,8 +222,7 @@ class ModelObject(BaseModel):
     owned_by: str
     state: str | None = Field(
         None,
-        description="roost: llama.cpp models only (idle, loading, ready, restarting, "
-        "unavailable)",
+        description="roost: llama.cpp models only (idle, loading, ready, restarting, unavailable)",
     )
     restarts: int | None = Field(None, description="roost: times its process was restarted")
     error: str | None = Field(None, description="roost: why it last died or is unavailable")
