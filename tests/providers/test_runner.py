@@ -217,3 +217,20 @@ async def test_a_file_the_runner_cannot_load_is_reported(
             await broken.load()
     finally:
         await broken.close()
+
+
+async def test_a_runner_that_never_loads_is_killed_at_the_deadline(tmp_path: Path) -> None:
+    script = tmp_path / "python-hang"
+    script.write_text("#!/bin/sh\necho loading forever >&2\nexec sleep 60\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    hung = supervisor.Supervisor(
+        "hung", {"path": "/nonexistent.gguf"}, load_timeout=1.0, python=str(script)
+    )
+    try:
+        async with asyncio.timeout(20):
+            with pytest.raises(ProviderError, match=r"did not load within 1 s"):
+                await hung.process()
+        assert hung.status().state == "idle"
+        assert hung.status().last_error == "model process did not load within 1 s"
+    finally:
+        await hung.close()

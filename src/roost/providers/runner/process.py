@@ -91,18 +91,25 @@ class RunnerProcess:
         reader, self._writer = await asyncio.open_unix_connection(sock=ours)
         assert self._proc.stdout is not None
         self._tasks.append(asyncio.create_task(self._pump_output(self._proc.stdout)))
+        timed_out = False
         try:
             async with asyncio.timeout(load_seconds):
                 first = await protocol.read_frame(reader)
         except (TimeoutError, protocol.ProtocolError, OSError) as exc:
             first = None
             if isinstance(exc, TimeoutError):
+                timed_out = True
                 self.kill()
         if first is None or first.get("op") != "ready":
             cause = describe_exit(await self._wait_exit())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):  # the last words it printed
+                    await asyncio.shield(self._tasks[0])
             detail = self.last_output()
             if first is not None and first.get("op") == "load_failed":
                 raise StartFailed(str(first.get("error")), ProviderError(str(first.get("error"))))
+            if timed_out:
+                raise StartFailed(f"model process did not load within {load_seconds:g} s")
             raise StartFailed(
                 f"model process crashed while loading ({cause})" + (f": {detail}" if detail else "")
             )
@@ -123,11 +130,19 @@ class RunnerProcess:
 
     async def _pump_output(self, stream: asyncio.StreamReader) -> None:
         """The runner's stdout and stderr (llama.cpp's own messages) into the log."""
-        while line := await stream.readline():
-            text = line.decode("utf-8", "replace").rstrip()
-            if text:
-                self._stderr.append(text)
-                log.info("[%s runner %s] %s", self.name, self.pid, text)
+        pending = b""
+        while chunk := await stream.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            pending = pending[-65536:]  # a line without end is cut, not hoarded
+            for line in lines:
+                self._log_line(line)
+        self._log_line(pending)
+
+    def _log_line(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace").rstrip()[:2000]
+        if text:
+            self._stderr.append(text)
+            log.info("[%s runner %s] %s", self.name, self.pid, text)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:

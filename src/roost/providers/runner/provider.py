@@ -15,6 +15,7 @@ from typing import Any
 
 from roost.config import ModelSettings, Settings
 from roost.core.errors import ConfigError, RoostError
+from roost.providers import llamacpp_cpu
 from roost.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -62,7 +63,8 @@ class RunnerProvider:
             "name": name,
             "path": str(path),
             "settings": settings.model_dump(mode="json"),
-            "extra_bufts": None,
+            # On an AMX CPU, whether a runner found extra buffer types safe for this file.
+            "extra_bufts": llamacpp_cpu.verdict(path),
         }
         # `python`: the runner's interpreter (tests pass a stand-in that crashes).
         self._supervisor = Supervisor(name, spec, on_change=self._changed, python=python)

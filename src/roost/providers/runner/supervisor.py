@@ -14,9 +14,11 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from roost.core.errors import ProviderError, Unavailable
+from roost.providers import llamacpp_cpu
 from roost.providers.base import RuntimeStatus
 from roost.providers.runner.process import RunnerProcess, StartFailed
 
@@ -122,7 +124,10 @@ class Supervisor:
             log.error("model '%s' failed to start: %s", self.name, exc.reason)
             raise exc.error or ProviderError(f"model '{self.name}': {exc.reason}") from None
         if process.ready.get("extra_bufts") is not None:
-            self._spec["extra_bufts"] = process.ready["extra_bufts"]  # no probe next time
+            # Later runners of this file (restarts, other models on it) skip the probe.
+            safe = bool(process.ready["extra_bufts"])
+            self._spec["extra_bufts"] = safe
+            llamacpp_cpu.remember(Path(self._spec["path"]), safe)
         log.info(
             "model '%s' runner pid %s ready in %.2f s",
             self.name,
