@@ -112,9 +112,15 @@ def test_whispercpp_without_its_package_is_a_config_error(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings(home, ROOST_SPEECH_PROVIDER="whispercpp")
-    provider = build_speech_provider(settings)
-    assert isinstance(provider, WhisperCppProvider)
-    assert "needs model_path" in (asyncio.run(provider.probe()) or "")
+    isolated = build_speech_provider(settings)
+    assert isolated.name == "whispercpp"
+    assert "needs model_path" in (asyncio.run(isolated.probe()) or "")
+    # The same check in the worker process, reported across it as the same error.
+    with pytest.raises(ConfigError, match="needs model_path"):
+        transcribe(isolated, FOX.read_bytes(), "fox.wav")
+    asyncio.run(isolated.close())
+
+    provider = WhisperCppProvider.from_settings(settings)
 
     import importlib.util
 
@@ -125,6 +131,7 @@ def test_whispercpp_without_its_package_is_a_config_error(
         lambda name, *a: None if name == "pywhispercpp" else real(name, *a),
     )
     assert "pip install 'roost[whisper]'" in (asyncio.run(provider.probe()) or "")
+    assert "pip install 'roost[whisper]'" in (asyncio.run(isolated.probe()) or "")
     with pytest.raises(ConfigError, match="pywhispercpp"):
         transcribe(provider, FOX.read_bytes(), "fox.wav")
 

@@ -12,18 +12,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from roost.config.section import _Section as _Section
+from roost.config.speech import SpeechSettings as SpeechSettings
 from roost.core.errors import ConfigError
 from roost.core.ids import new_password
 
 ENV_PREFIX = "ROOST_"
 # Environment variables that look like settings but are secrets read elsewhere.
 _NOT_SETTINGS = {"ROOST_HOME", "ROOST_SERVER_PASS", "ROOST_TEST_DATABASE_URL"}
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
 
 
 class ServerSettings(_Section):
@@ -245,35 +243,6 @@ class StreamSettings(_Section):
         gt=0,
         le=86_400,
         description="A resumed stream with no new event for this long is closed",
-    )
-
-
-class SpeechSettings(_Section):
-    provider: Literal["pocketsphinx", "whispercpp", "openai"] = Field(
-        "pocketsphinx",
-        description="Speech-to-text: pocketsphinx (offline, English), whispercpp (a model "
-        "file you name), openai (any OpenAI-compatible /v1/audio/transcriptions)",
-    )
-    model_path: str | None = Field(
-        None, description="whispercpp: the ggml model file (relative to ROOST_HOME)"
-    )
-    n_threads: int | None = Field(None, ge=1, description="whispercpp: threads (unset: 4)")
-    language: str | None = Field(
-        None, description="Default spoken language, ISO-639-1 (unset: en, or detected)"
-    )
-    model: str = Field("whisper-1", description="openai: the upstream model name")
-    base_url: str | None = Field(None, description="openai: API base URL (unset: OpenAI's)")
-    api_key: str | None = Field(None, description="openai: the API key (prefer api_key_env)")
-    api_key_env: str | None = Field(None, description="openai: env var holding the key")
-    timeout: float = Field(300.0, gt=0, description="openai: seconds to wait for the answer")
-    max_file_bytes: int = Field(
-        104_857_600, ge=1024, description="Largest audio upload (100 MB, as LlamaChat)"
-    )
-    max_seconds: float = Field(
-        10_800.0, gt=0, description="Longest audio transcribed, in seconds of sound"
-    )
-    max_concurrent: int = Field(
-        2, ge=1, le=64, description="Transcriptions that run at once; more wait their turn"
     )
 
 

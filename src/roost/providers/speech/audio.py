@@ -53,6 +53,8 @@ class AudioReader:
             self._container: Any = av.open(
                 file, mode="r", options={"format_whitelist": _FORMAT_WHITELIST}
             )
+        except MemoryError:
+            raise  # av.error.MemoryError is an FFmpegError too; the worker's limit, not corruption
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise InvalidRequest(
                 f"'{self._name}' is not a readable {claimed} file: it is not {AUDIO_FORMATS} "
@@ -86,8 +88,10 @@ class AudioReader:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         pending = bytearray()
         total = 0
+        decoded = 0  # input samples
         try:
             for frame in self._container.decode(self._stream):
+                decoded += frame.samples
                 for out in resampler.resample(frame):
                     pending += bytes(out.planes[0])[: out.samples * 2]
                 total_now = total + len(pending)
@@ -99,11 +103,20 @@ class AudioReader:
                     total += target
             for out in resampler.resample(None):
                 pending += bytes(out.planes[0])[: out.samples * 2]
+        except MemoryError:
+            raise
         except av.error.FFmpegError as exc:
             raise InvalidRequest(
                 f"the {self.info.format} file '{self._name}' is corrupt ({_reason(exc)})",
             ) from None
         total += len(pending)
+        if total == 0 and decoded:
+            # FFmpeg's resampler drops what it cannot allocate memory for, silently: a
+            # 4 Hz stream upsampled to 16 kHz, say, in a worker with a memory limit.
+            raise InvalidRequest(
+                f"the {self.info.format} file '{self._name}' cannot be converted to 16 kHz "
+                f"mono (from {self._stream.rate} Hz)"
+            )
         if total == 0:
             raise InvalidRequest(f"the {self.info.format} file '{self._name}' holds no sound")
         if pending:

@@ -2,14 +2,14 @@
 whisper.cpp server, another roost), through the official `openai` SDK.
 
 The upload goes up as it came: re-encoding would only make it bigger. It is opened with
-PyAV first, so a file that is not audio gets the same 400 as with a local engine instead
-of costing an upstream call.
+PyAV first, in a speech worker process as the local engines' files are, so a file that is
+not audio gets the same 400 as with a local engine instead of costing an upstream call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -18,8 +18,7 @@ from roost.core.errors import ConfigError, ProviderError
 from roost.core.speech import SpeechOptions, Transcript, TranscriptSegment, Word
 from roost.providers.openai_compat import DEFAULT_BASE_URL, PLACEHOLDER_KEY
 from roost.providers.remote_failures import describe_failure
-from roost.providers.speech.audio import AudioReader
-from roost.providers.speech.base import in_thread
+from roost.providers.speech.supervisor import WorkerPool, WorkerSpec
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -52,6 +51,7 @@ class OpenAISpeechProvider:
         import openai
 
         self._settings = speech
+        self.checker = WorkerPool(WorkerSpec("check", speech), speech.max_concurrent)
         self.base_url = base_url
         self._sdk: ModuleType = openai
         # The default httpx transport: it streams a file object up in chunks.
@@ -66,11 +66,6 @@ class OpenAISpeechProvider:
     def from_settings(cls, settings: Settings) -> OpenAISpeechProvider:
         speech = settings.speech
         return cls(speech, base_url=speech.base_url or DEFAULT_BASE_URL, api_key=_api_key(speech))
-
-    def _check(self, file: BinaryIO, filename: str | None, _stop: threading.Event) -> None:
-        with AudioReader(file, filename, max_seconds=self._settings.max_seconds):
-            pass
-        file.seek(0)
 
     async def _call(
         self, file: BinaryIO, filename: str | None, options: SpeechOptions, response_format: str
@@ -94,7 +89,8 @@ class OpenAISpeechProvider:
     async def transcribe(
         self, file: BinaryIO, filename: str | None, options: SpeechOptions
     ) -> Transcript:
-        await in_thread(lambda stop: self._check(file, filename, stop))
+        await self.checker.transcribe(file, {"filename": filename})
+        file.seek(0)
         try:
             try:
                 result = await self._call(file, filename, options, "verbose_json")
@@ -146,3 +142,4 @@ class OpenAISpeechProvider:
 
     async def close(self) -> None:
         await self._client.close()
+        await asyncio.to_thread(self.checker.close)

@@ -158,8 +158,8 @@ class PocketSphinxProvider:
         duration = round(samples / SAMPLE_RATE, 3)
         return Transcript(text, "en", duration, utterances.segments, utterances.words), duration
 
-    async def transcribe(
-        self, file: BinaryIO, filename: str | None, options: SpeechOptions
+    def transcribe_blocking(
+        self, file: BinaryIO, filename: str | None, options: SpeechOptions, stop: threading.Event
     ) -> Transcript:
         language = options.language or self._settings.language or "en"
         if language.lower() != "en":
@@ -168,8 +168,12 @@ class PocketSphinxProvider:
                 'provider = "whispercpp" or "openai" for other languages',
                 param="language",
             )
-        transcript, _ = await in_thread(lambda stop: self._run(file, filename, stop))
-        return transcript
+        return self._run(file, filename, stop)[0]
+
+    async def transcribe(
+        self, file: BinaryIO, filename: str | None, options: SpeechOptions
+    ) -> Transcript:
+        return await in_thread(lambda stop: self.transcribe_blocking(file, filename, options, stop))
 
     async def probe(self) -> str | None:
         try:

@@ -18,14 +18,16 @@ def register_kind(kind: str, factory: Factory) -> None:
 
 def _builtin_kinds() -> None:
     # Each module imports its engine only when a provider is built.
+    # The local engines run in worker processes (isolated.py); PocketSphinxProvider and
+    # WhisperCppProvider are what runs inside them.
     if "pocketsphinx" not in _FACTORIES:
-        from roost.providers.speech.pocketsphinx import PocketSphinxProvider
+        from roost.providers.speech.isolated import IsolatedSpeechProvider
 
-        register_kind("pocketsphinx", PocketSphinxProvider.from_settings)
+        register_kind("pocketsphinx", IsolatedSpeechProvider.pocketsphinx)
     if "whispercpp" not in _FACTORIES:
-        from roost.providers.speech.whispercpp import WhisperCppProvider
+        from roost.providers.speech.isolated import IsolatedSpeechProvider
 
-        register_kind("whispercpp", WhisperCppProvider.from_settings)
+        register_kind("whispercpp", IsolatedSpeechProvider.whispercpp)
     if "openai" not in _FACTORIES:
         from roost.providers.speech.openai_speech import OpenAISpeechProvider
 

@@ -22,7 +22,6 @@ from roost.core.speech import (
     Transcript,
     TranscriptSegment,
 )
-from roost.providers.speech.audio import AudioReader
 from roost.providers.speech.base import Cancelled, in_thread
 
 GGML_MAGIC = b"lmgg"  # 0x67676d6c, little-endian, at the start of every whisper.cpp model
@@ -44,6 +43,16 @@ def model_file_problem(path: Path | None) -> str | None:
     if magic != GGML_MAGIC:
         return f"[speech] model_path '{path}' is not a whisper.cpp (ggml) model file"
     return None
+
+
+def engine_problem(path: Path | None) -> str | None:
+    """Why whisper.cpp cannot run with the model at `path`, or None. Loads nothing."""
+    if importlib.util.find_spec("pywhispercpp") is None:
+        return (
+            '[speech] provider = "whispercpp" needs the pywhispercpp package: '
+            "pip install 'roost[whisper]'"
+        )
+    return model_file_problem(path)
 
 
 def _multilingual(model: Any) -> bool:
@@ -89,12 +98,7 @@ class WhisperCppProvider:
         return self._model
 
     def _problem(self) -> str | None:
-        if importlib.util.find_spec("pywhispercpp") is None:
-            return (
-                '[speech] provider = "whispercpp" needs the pywhispercpp package: '
-                "pip install 'roost[whisper]'"
-            )
-        return model_file_problem(self._path)
+        return engine_problem(self._path)
 
     def _window(
         self, model: Any, pcm: bytes, offset: float, language: str, prompt: str | None
@@ -127,9 +131,11 @@ class WhisperCppProvider:
         ]
         return segments, detected
 
-    def _run(
+    def transcribe_blocking(
         self, file: BinaryIO, filename: str | None, options: SpeechOptions, stop: threading.Event
     ) -> Transcript:
+        from roost.providers.speech.audio import AudioReader  # PyAV: in the worker only
+
         language = (options.language or self._settings.language or "auto").lower()
         segments: list[TranscriptSegment] = []
         with AudioReader(file, filename, max_seconds=self._settings.max_seconds) as audio:
@@ -169,7 +175,7 @@ class WhisperCppProvider:
     async def transcribe(
         self, file: BinaryIO, filename: str | None, options: SpeechOptions
     ) -> Transcript:
-        return await in_thread(lambda stop: self._run(file, filename, options, stop))
+        return await in_thread(lambda stop: self.transcribe_blocking(file, filename, options, stop))
 
     async def probe(self) -> str | None:
         return self._problem()
