@@ -16,7 +16,7 @@ async def test_health_is_public_and_status_needs_a_key(env: Env) -> None:
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["code"] == "unauthorized"
     status = (await env.client.get("/api/status")).json()
-    assert set(status) == {"version", "uptime_seconds", "model", "memory", "heartbeat"}
+    assert set(status) == {"version", "uptime_seconds", "model", "memory", "heartbeat", "models"}
     assert status["model"] == "scripted"
     # The two templates are indexed; search is keyword-only (no embedding model yet).
     assert status["memory"] == {"files_indexed": 2, "chunks": 2, "search": "keyword"}

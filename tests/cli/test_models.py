@@ -56,13 +56,16 @@ def test_all_reachable_lists_every_model_and_exits_0(
     result = cli("models")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "PROVIDER", "MODEL", "CONTEXT", "DEFAULT", "STATUS"]
+    header = ["NAME", "PROVIDER", "MODEL", "CONTEXT", "DEFAULT", "STATUS", "PROCESS"]
+    assert lines[0].split() == header
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert rows["gpt"] == ["gpt", "openai", "gpt-test", "@", gpt.base_url, "8192", "yes", "ok"]
-    assert rows["claude"] == ["claude", "anthropic", "claude-test", "@", claude.url, "100000", "ok"]
+    gpt_row = ["gpt", "openai", "gpt-test", "@", gpt.base_url, "8192", "yes", "ok", "-"]
+    assert rows["gpt"] == gpt_row
+    claude_row = ["claude", "anthropic", "claude-test", "@", claude.url, "100000", "ok", "-"]
+    assert rows["claude"] == claude_row
     assert rows["smollm2"][1] == "llamacpp"
     assert rows["smollm2"][2].endswith(".gguf")
-    assert rows["smollm2"][-1] == "ok"
+    assert rows["smollm2"][-2:] == ["ok", "-"]  # no server runs on this home
     # Each remote model was asked for its model list, nothing more.
     assert [r.path for r in gpt.requests] == ["/v1/models"]
     assert [r.path for r in claude.requests] == ["/v1/models"]
@@ -95,6 +98,7 @@ def test_unreachable_models_give_reasons_and_exit_1(
         "default": False,
         "ok": False,
         "status": f"connection refused to {down}",
+        "runner": None,
     }
     assert rows["denied"]["status"] == "HTTP 401: Incorrect API key provided: sk-wrong."
     assert "ROOST_TEST_NO_SUCH_KEY" in rows["nokey"]["status"]

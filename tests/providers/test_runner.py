@@ -83,7 +83,12 @@ async def test_the_model_runs_in_a_child_process(provider: RunnerProvider) -> No
     assert not provider.loaded
     assert provider.status().state == "idle"
     before = _children()
-    events = [e async for e in provider.stream(ChatRequest(QUESTION, GenerationOptions(20)))]
+    events = [
+        e
+        async for e in provider.stream(
+            ChatRequest(QUESTION, GenerationOptions(max_tokens=20, temperature=0.0))
+        )
+    ]
     status = provider.status()
     assert status.state == "ready"
     assert status.pid in _children() - before
@@ -107,18 +112,28 @@ async def test_concurrent_first_calls_share_one_start(provider: RunnerProvider) 
     assert provider.loaded
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def test_closing_the_stream_cancels_generation_in_the_runner(
     provider: RunnerProvider,
 ) -> None:
+    pid = (await provider.load()).pid
+    assert pid is not None
     stream = provider.stream(LONG)
     async for event in stream:
         if isinstance(event, TextChunk):
             break
     await stream.aclose()
-    # Cancelled: the next request is answered at once instead of after 400 tokens.
+    await asyncio.sleep(0.5)  # the runner reads the cancel and stops at the next token
+    before = _cpu_seconds(pid)
+    await asyncio.sleep(1.0)
+    # Still generating, it would burn most of a core (at least 0.3 s even on a busy machine).
+    assert _cpu_seconds(pid) - before < 0.1
     short = ChatRequest(QUESTION, GenerationOptions(max_tokens=5, temperature=0.0))
-    async with asyncio.timeout(5):
-        events = [e async for e in provider.stream(short)]
+    events = [e async for e in provider.stream(short)]
     assert isinstance(events[-1], Finish)
 
 
@@ -127,7 +142,9 @@ async def test_a_bad_request_is_an_error_for_that_request_only(provider: RunnerP
     with pytest.raises(ProviderError, match="does not fit"):
         _ = [e async for e in provider.stream(tiny)]
     assert provider.status().restarts == 0
-    events = [e async for e in provider.stream(ChatRequest(QUESTION, GenerationOptions(5)))]
+    events = [
+        e async for e in provider.stream(ChatRequest(QUESTION, GenerationOptions(max_tokens=5)))
+    ]
     assert isinstance(events[-1], Finish)
 
 
@@ -154,7 +171,9 @@ async def test_a_runner_killed_mid_stream_fails_that_turn_and_is_restarted(
     assert status.restarts == 1
     assert status.last_error == f"model process crashed ({sig.name})"
     async with asyncio.timeout(60):
-        events = [e async for e in provider.stream(ChatRequest(QUESTION, GenerationOptions(5)))]
+        events = [
+            e async for e in provider.stream(ChatRequest(QUESTION, GenerationOptions(max_tokens=5)))
+        ]
     assert isinstance(events[-1], Finish)
     assert provider.status().state == "ready"
     assert provider.status().pid != pid

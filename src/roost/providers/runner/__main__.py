@@ -116,7 +116,10 @@ async def _main(fd: int, spec: dict[str, Any]) -> int:
         )
     )
     await writer.drain()
-    await Runner(provider, writer).serve(reader)
+    try:
+        await Runner(provider, writer).serve(reader)
+    except (OSError, protocol.ProtocolError):
+        pass  # the server went away mid-frame: nothing left to answer
     return 0
 
 
