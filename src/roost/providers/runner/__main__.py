@@ -116,10 +116,9 @@ async def _main(fd: int, spec: dict[str, Any]) -> int:
         )
     )
     await writer.drain()
-    try:
+    # The server going away mid-frame leaves nothing to answer.
+    with contextlib.suppress(OSError, protocol.ProtocolError):
         await Runner(provider, writer).serve(reader)
-    except (OSError, protocol.ProtocolError):
-        pass  # the server went away mid-frame: nothing left to answer
     return 0
 
 
