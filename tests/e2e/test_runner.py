@@ -104,15 +104,18 @@ def test_kill_9_of_the_runner_mid_stream_costs_that_turn_only(server: Server) ->
         # A stored native turn keeps what was produced and the error.
         session = client.post("/api/sessions").json()["session_id"]
         seen = 0
+        events = []
         payload = {"session_id": session, "message": LONG}
         with client.stream("POST", "/api/chat/stream", json=payload) as response:
             for line in response.iter_lines():
-                if '"type": "content"' in line or '"type":"content"' in line:
-                    seen += 1
-                    if seen == 5:
-                        os.kill(replacement, signal.SIGSEGV)
-                if line.startswith("data: ") and '"error"' in line:
-                    assert "model process crashed (SIGSEGV); restarted" in line
+                if line.startswith("data: {"):
+                    events.append(json.loads(line[6:]))
+                    if events[-1]["type"] == "content":
+                        seen += 1
+                        if seen == 5:
+                            os.kill(replacement, signal.SIGSEGV)
+        assert events[-1]["type"] == "error"
+        assert "model process crashed (SIGSEGV); restarted" in json.dumps(events[-1])
         messages = client.get(f"/api/sessions/{session}").json()["messages"]
         reply = messages[-1]
         assert reply["role"] == "assistant"
@@ -126,7 +129,13 @@ def test_kill_9_of_the_runner_mid_stream_costs_that_turn_only(server: Server) ->
         assert status["models"][0]["restarts"] == 2
         listed = client.get("/v1/models").json()["data"]
         assert [m["restarts"] for m in listed if m["id"] == "smollm2"] == [2]
-    assert "2 restarts" in roost_models(server)
+        deadline = time.monotonic() + 60
+        while listed[0]["state"] != "ready" and time.monotonic() < deadline:
+            time.sleep(0.2)  # the replacement of the second runner is loading
+            listed = [m for m in client.get("/v1/models").json()["data"] if m["id"] == "smollm2"]
+    listing = roost_models(server)
+    assert "2 restarts" in listing
+    assert f"ready (pid {runner_pids(server)[0]})" in listing
 
 
 TOOL = {

@@ -135,8 +135,8 @@ class Supervisor:
             time.monotonic() - started,
         )
         self._start_failures = 0
-        self._state = "ready"
         self._process = process
+        self._state = "ready"
         return process
 
     def _crashed_error(self, cause: str) -> ProviderError:
