@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from roost.config import ModelSettings, Settings
-from roost.core.errors import ConfigError, ModelNotFound
+from roost.core.errors import ConfigError, ModelNotFound, Unavailable
 from roost.providers.base import ChatProvider
 
 Factory = Callable[[str, ModelSettings, Settings], ChatProvider]
@@ -71,8 +71,23 @@ class ProviderRegistry:
                     f"model '{chosen}' is not configured (configured: {', '.join(self.names())})"
                 )
             model = self._settings.models[chosen]
-            self._providers[chosen] = _FACTORIES[model.provider](chosen, model, self._settings)
+            try:
+                self._providers[chosen] = _FACTORIES[model.provider](chosen, model, self._settings)
+            except ConfigError as exc:
+                # A model set up wrong (a missing file, an unset key) is that model's 503,
+                # not the server's 500; the other models carry on.
+                raise Unavailable(f"model '{chosen}' is unavailable: {exc.message}") from None
         return chosen, self._providers[chosen]
+
+    def problems(self) -> dict[str, str]:
+        """Each configured model that cannot be set up, with why (checked at start)."""
+        found: dict[str, str] = {}
+        for name in sorted(self._settings.models):
+            try:
+                self.get(name)
+            except Unavailable as exc:
+                found[name] = exc.message
+        return found
 
     def peek(self, name: str) -> ChatProvider | None:
         """The provider if it was built already; never builds one."""

@@ -10,7 +10,7 @@ from roost.config import (  # re-exported: the app and the CLI find them here
     admin_password_from_env,
     generate_admin_password,
 )
-from roost.core.errors import ConfigError, ModelNotFound
+from roost.core.errors import ConfigError, ModelNotFound, Unavailable
 from roost.providers.base import EmbeddingProvider
 from roost.providers.fetch import WebFetcher
 from roost.providers.registry import ProviderRegistry
@@ -119,6 +119,8 @@ def memory_vectors(
         _, provider = registry.get(name)
     except ModelNotFound:
         raise ConfigError(f"{where}: no model named '{name}' is configured") from None
+    except Unavailable as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
     if not isinstance(provider, EmbeddingProvider):
         raise ConfigError(f"{where}: model '{name}' cannot make embeddings")
     if not store.available:
@@ -152,6 +154,8 @@ async def build_services(
         messages = MessageRepository(database)
         default_user = await users.ensure_default()
         registry = providers or ProviderRegistry(settings)
+        for reason in registry.problems().values():
+            log.warning("%s (requests naming it get 503; the other models are served)", reason)
         conversations = ConversationService(
             ConversationRepository(database), messages, registry, search=MessageSearch(database)
         )
@@ -183,6 +187,7 @@ async def build_services(
             admin_password,
             required=settings.auth.required,
             marker=settings.home / "keys-changed",
+            failures_per_minute=settings.limits.failed_auths_per_minute,
         )
         roles = RoleService(RoleRepository(database))
         inbox_repo = InboxRepository(database)

@@ -61,6 +61,9 @@ class ConversationService:
             user.id, public_id, title=title, model=model, system_prompt=system_prompt
         )
 
+    async def public_id_of(self, user_id: str, conversation_id: int) -> str | None:
+        return await self._conversations.public_id_of(user_id, conversation_id)
+
     async def get(self, user: User, public_id: str) -> Conversation:
         found = await self._conversations.get(user.id, public_id)
         if found is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from roost.services.leases import LeaseService
 from roost.services.sweeper import Sweeper
@@ -52,7 +52,11 @@ class TurnRecovery:
         lock_for: Callable[[int], asyncio.Lock],
         *,
         shared: bool,
+        on_interrupted: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
+        # Told (user id, conversation id) after each interrupted turn is recorded: its
+        # stream, if any, ends with the same error.
+        self._on_interrupted = on_interrupted
         self._messages = messages
         self._leases = leases if shared else None  # None: alone with the database
         self._lock_for = lock_for
@@ -115,3 +119,5 @@ class TurnRecovery:
         await self._messages.append(
             user_id, conversation_id, role="assistant", content="", error=INTERRUPTED
         )
+        if self._on_interrupted is not None:
+            await self._on_interrupted(user_id, conversation_id)

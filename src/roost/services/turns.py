@@ -28,7 +28,7 @@ from roost.services.streams import RecordingQueue, StreamRecorder, StreamService
 from roost.services.tool_loop import LoopState, ToolLoop
 from roost.services.tools.base import Tool
 from roost.services.tools.registry import ToolRegistry
-from roost.services.turn_recovery import LEASE_PREFIX, TurnRecovery, lease_name
+from roost.services.turn_recovery import INTERRUPTED, LEASE_PREFIX, TurnRecovery, lease_name
 from roost.storage.messages import MessageRepository
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class TurnService:
             leases,
             self._lock_for,
             shared=not settings.db_url.startswith("sqlite"),
+            on_interrupted=self._end_interrupted_stream,
         )
 
     def _lock_for(self, conversation_id: int) -> asyncio.Lock:
@@ -362,6 +363,14 @@ class TurnService:
                 error=f"{code}: {detail}",
             )
         return TurnFailed(code, detail)
+
+    async def _end_interrupted_stream(self, user_id: str, conversation_id: int) -> None:
+        if self._streams is None:
+            return
+        public_id = await self._conversations.public_id_of(user_id, conversation_id)
+        if public_id is not None:
+            _, detail = INTERRUPTED.split(": ", 1)
+            await self._streams.end_interrupted(user_id, public_id, detail)
 
     async def recover(self) -> int:
         """Record an "interrupted" error as the answer of each turn a stopped process left

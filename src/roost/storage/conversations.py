@@ -76,6 +76,16 @@ class ConversationRepository:
                 (new_id,) = result.inserted_primary_key
         return Conversation(new_id, user_id, public_id, title, model, system_prompt, now, now)
 
+    async def public_id_of(self, user_id: str, conversation_id: int) -> str | None:
+        async with self._db.read() as conn:
+            found = await conn.execute(
+                select(conversations.c.public_id).where(
+                    conversations.c.user_id == user_id, conversations.c.id == conversation_id
+                )
+            )
+            row = found.first()
+        return None if row is None else str(row[0])
+
     async def get(self, user_id: str, public_id: str) -> Conversation | None:
         async with self._db.read() as conn:
             return await _get(conn, user_id, public_id)

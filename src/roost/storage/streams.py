@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from roost.core.clock import utcnow
 from roost.storage.db import Database
@@ -80,6 +80,36 @@ class StreamRepository:
                 await conn.execute(
                     update(streams).where(streams.c.id == stream_id).values(ended_at=now)
                 )
+
+    async def end_open(self, user_id: str, session_id: str, event: str) -> list[str]:
+        """End each of this user's session's unended streams with `event` as its last;
+        their ids. For streams whose turn died with its process."""
+        now = utcnow()
+        async with self._db.write() as conn:
+            found = await conn.execute(
+                select(streams.c.id).where(
+                    streams.c.user_id == user_id,
+                    streams.c.session_id == session_id,
+                    streams.c.ended_at.is_(None),
+                )
+            )
+            ids = [str(row[0]) for row in found]
+            for stream_id in ids:
+                last = await conn.execute(
+                    select(func.max(stream_events.c.seq)).where(
+                        stream_events.c.stream_id == stream_id
+                    )
+                )
+                seq = int(last.scalar() or 0) + 1
+                await conn.execute(
+                    insert(stream_events).values(
+                        stream_id=stream_id, seq=seq, event=event, created_at=now
+                    )
+                )
+                await conn.execute(
+                    update(streams).where(streams.c.id == stream_id).values(ended_at=now)
+                )
+        return ids
 
     async def header(self, user_id: str, stream_id: str) -> StreamHeader | None:
         """The stream, if it exists and is this user's."""

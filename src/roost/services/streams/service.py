@@ -22,9 +22,9 @@ from typing import Protocol
 from roost.config import Settings
 from roost.core.clock import utcnow
 from roost.core.errors import NotFound
-from roost.core.events import TurnEvent
+from roost.core.events import TurnEvent, TurnFailed
 from roost.core.ids import new_uuid
-from roost.services.streams.codec import decode
+from roost.services.streams.codec import decode, encode
 from roost.services.streams.recorder import StreamRecorder, session_topic, topic
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ class StreamStore(Protocol):
     ) -> None: ...
 
     async def header(self, user_id: str, stream_id: str) -> Header | None: ...
+
+    async def end_open(self, user_id: str, session_id: str, event: str) -> list[str]: ...
 
     async def started_since(
         self, user_id: str, session_id: str, since: datetime, limit: int = ...
@@ -140,6 +142,13 @@ class StreamService:
         self._writers.add(recorder.task)
         recorder.task.add_done_callback(self._writers.discard)
         return recorder
+
+    async def end_interrupted(self, user_id: str, session_id: str, message: str) -> None:
+        """End the session's streams whose turn died with its process: a follower gets
+        the turn's `interrupted` error as the last event, now, instead of waiting."""
+        event = encode(TurnFailed("interrupted", message))
+        for stream_id in await self._store.end_open(user_id, session_id, event):
+            await self.notifier.notify(topic(stream_id))
 
     async def follow(self, user_id: str, stream_id: str, after: int = 0) -> Followed:
         """The stream's events after `after`, then the live rest. NotFound (raised here,
