@@ -83,6 +83,7 @@ def test_unknown_model_names_the_configured_ones(cli: Invoke, model: LazyScripte
     assert result.exit_code == 1
     assert "model 'nope' is not configured" in result.stderr
     assert "smollm2" in result.stderr
+    assert result.stderr.count("(configured:") == 1, result.stderr  # once, not twice
 
 
 def test_chat_keeps_history_and_can_be_resumed(cli: Invoke, model: LazyScripted) -> None:

@@ -80,11 +80,7 @@ class ChatSession:
     def load_model(self) -> str:
         """Resolve the model name and load it now, behind a spinner. Returns the name."""
         registry = self.services.providers
-        try:
-            name, provider = registry.get(self.model)
-        except NotFound as exc:
-            known = ", ".join(registry.names())
-            raise NotFound(f"{exc.message} (configured: {known})") from None
+        name, provider = registry.get(self.model)  # an unknown name lists the configured ones
         if isinstance(provider, Loadable) and not provider.loaded:
             with self.console.status(f"Loading model {name} …"):
                 self._runner.run(provider.load())
