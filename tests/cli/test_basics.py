@@ -117,3 +117,31 @@ def test_serve_refuses_when_the_server_is_disabled(cli: Invoke, roost_home: Path
     result = cli("serve")
     assert result.exit_code == 2
     assert "enabled = false" in result.stderr
+
+
+def _helps(cli: Invoke, *path: str) -> list[tuple[str, str]]:
+    """`--help` of this command and of every sub-command under it: (command, output)."""
+    from typer.main import get_command
+
+    from roost.cli.main import app
+
+    result = cli(*path, "--help")
+    assert result.exit_code == 0, result.output
+    found = [(" ".join(path) or "roost", result.stdout)]
+    command = get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    for name in getattr(command, "commands", {}):
+        found += _helps(cli, *path, name)
+    return found
+
+
+def test_help_text_is_shown_as_written(cli: Invoke) -> None:
+    helps = _helps(cli)
+    assert len(helps) > 20
+    for command, text in helps:
+        assert "<bool>" not in text, (command, text)  # flags take no value
+    root = dict(helps)["roost"]
+    assert "with the [speech] engine" in root  # not swallowed as markup
+    assert "server" in root.replace("serve ", "")  # the alias is listed
+    assert "The same as `serve`" in root

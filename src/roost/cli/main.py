@@ -29,6 +29,9 @@ app = typer.Typer(
     # Locals can hold the admin password or API keys; never print them in a traceback.
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain click help: rich markup would eat "[speech]" in help texts and label every
+    # flag `<bool>`; the sub-commands inherit this.
+    rich_markup_mode=None,
 )
 
 
@@ -52,7 +55,7 @@ def root(
 
 app.command("serve")(serve.serve)
 # MemGPT's command is `memgpt server`; its users type that out of habit.
-app.command("server", hidden=True)(serve.serve)
+app.command("server", help="The same as `serve` (MemGPT's name for it).")(serve.serve)
 app.add_typer(daemon.app, name="daemon")
 daemon.app.command("heartbeat")(heartbeat.heartbeat)
 app.command("chat")(chat.chat)
