@@ -13,11 +13,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from roost import __version__
 from roost.api import errors
+from roost.api.bodies import BodyLimit
 from roost.api.chatnvim import register_errors as register_chatnvim_errors
 from roost.api.chatnvim import router as chatnvim_router
 from roost.api.deps import single_query_values
 from roost.api.fast_path import RoostApp
-from roost.api.guards import BodyLimit, HostGuard
+from roost.api.guards import HostGuard
 from roost.api.kernel2 import register_errors as register_kernel2_errors
 from roost.api.kernel2 import router as kernel2_router
 from roost.api.limits import Limiter, RateLimit, bounds
@@ -142,6 +143,8 @@ def create_app(
         BodyLimit,
         default=settings.limits.max_body_bytes,
         overrides=upload_limits(settings.speech.max_file_bytes),
+        max_depth=settings.limits.max_json_depth,
+        timeout=settings.limits.body_timeout,
     )
     limits = bounds(settings)
     if limits.active:  # inside the Host check: a refused Host costs no bucket

@@ -30,6 +30,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "model_not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "conflict": 409,
     "payload_too_large": 413,
     "rate_limited": 429,

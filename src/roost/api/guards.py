@@ -1,25 +1,37 @@
-"""ASGI guards that run before routing: the Host check and the request body bound."""
+"""ASGI guards that run before routing: the Host check and the cross-site write check.
+(The request body's bounds are in api/bodies.py.)"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roost.api.errors import ApiError, render
 
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 
 
-def _host_name(raw: str) -> str:
-    """The host part of a Host header, without port or IPv6 brackets, lowercased."""
-    raw = raw.strip().lower()
-    if raw.startswith("["):
-        return raw[1 : raw.find("]")] if "]" in raw else raw
-    return raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+# RFC 9110 Host: a bracketed IPv6 literal or a name of letters, digits, dots and hyphens,
+# then an optional port of digits. Nothing else: no userinfo, path, space or stray text.
+_HOST = re.compile(r"(?:\[([0-9a-f:.]+)\]|([a-z0-9.-]+))(?::([0-9]{1,5}))?")
+
+
+def parse_host(raw: str) -> str | None:
+    """The host part of a Host header, lowercased, without port or IPv6 brackets; None
+    when the header is not a well-formed host (`[::1]evil.com`, `a:b:c`, `::1`...)."""
+    match = _HOST.fullmatch(raw.lower())
+    if match is None or (match[3] is not None and int(match[3]) > 65535):
+        return None
+    if match[1] is None:
+        return match[2]
+    try:
+        return str(ipaddress.IPv6Address(match[1]))
+    except ValueError:
+        return None
 
 
 def _is_ip(name: str) -> bool:
@@ -57,19 +69,21 @@ class HostGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             raw_host = origin = fetch_site = ""
+            hosts = 0
             for name, value in scope.get("headers", []):
                 if name == b"host":
                     raw_host = value.decode("latin-1")
+                    hosts += 1
                 elif name == b"origin":
                     origin = value.decode("latin-1")
                 elif name == b"sec-fetch-site":
                     fetch_site = value.decode("latin-1")
-            host = _host_name(raw_host) if raw_host else ""
-            if host and host not in self.allowed and not (self.allow_ips and _is_ip(host)):
+            refusal = self._host_refusal(raw_host, hosts)
+            if refusal is not None:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
-                error = ApiError(400, "invalid_request", f"host '{host}' is not allowed")
+                error = ApiError(400, "invalid_request", refusal)
                 await render(scope["path"], error)(scope, receive, send)
                 return
             if (
@@ -83,6 +97,21 @@ class HostGuard:
                 return
         await self.app(scope, receive, send)
 
+    def _host_refusal(self, raw_host: str, count: int) -> str | None:
+        """Why the Host is refused, or None. Two Host headers are ambiguous (servers and
+        proxies disagree on which counts): refused, whatever they say."""
+        if count > 1:
+            return f"the request has {count} Host headers; send one"
+        if not raw_host:
+            return None  # HTTP/1.0 clients may send none
+        host = parse_host(raw_host)
+        if host is None:
+            shown = raw_host[:100].encode("ascii", "backslashreplace").decode()
+            return f"Host header '{shown}' is not a valid host[:port]"
+        if host not in self.allowed and not (self.allow_ips and _is_ip(host)):
+            return f"host '{host}' is not allowed"
+        return None
+
     def _same_site(self, origin: str, fetch_site: str, raw_host: str) -> bool:
         if origin:
             origin = origin.strip().rstrip("/").lower()
@@ -90,69 +119,3 @@ class HostGuard:
                 return True
             return urlsplit(origin).netloc == raw_host.strip().lower()
         return fetch_site.lower() in ("same-origin", "none")  # "none": typed by the user
-
-
-class BodyLimit:
-    """Bound request bodies: refuse by Content-Length up front, or when the stream passes it."""
-
-    def __init__(self, app: ASGIApp, default: int, overrides: dict[str, int] | None = None) -> None:
-        self.app = app
-        self.default = default
-        self.overrides = overrides or {}
-
-    def limit_for(self, path: str) -> int:
-        for prefix, limit in self.overrides.items():
-            if path.startswith(prefix):
-                return limit
-        return self.default
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope["path"])
-        too_large = ApiError(413, "payload_too_large", f"request body is larger than {limit} bytes")
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    break  # counted as it arrives, below
-                if declared > limit:
-                    await render(scope["path"], too_large)(scope, receive, send)
-                    return
-                # The server delivers exactly Content-Length bytes: nothing to count (and
-                # no wrapper on every chunk of a long stream sent back).
-                await self.app(scope, receive, send)
-                return
-        received = 0
-        started = False
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        async def guarded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge(limit)
-            return message
-
-        try:
-            await self.app(scope, guarded_receive, guarded_send)
-        except _TooLarge:
-            if not started:
-                await render(scope["path"], too_large)(scope, receive, send)
-
-
-class _TooLarge(HTTPException):
-    """Raised inside the app when a chunked body passes the bound; an HTTPException so
-    that FastAPI's body parsing passes it on instead of calling it a parse error."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than {limit} bytes")

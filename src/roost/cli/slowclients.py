@@ -5,7 +5,9 @@ headers arrive a byte at a time (slowloris), has no deadline at all: each one ho
 socket and a file descriptor for as long as the client likes. This protocol closes a
 connection whose request line and headers are not complete `header_timeout` seconds
 after the connection opened or the request's first byte came. The event loop itself is
-never blocked by a slow client; what this bounds is the sockets they hold.
+never blocked by a slow client; what this bounds is the sockets they hold. (A body has its
+own deadline, `body_timeout`, in the app: api/bodies.py; a connection answered before its
+body was all in is closed here.)
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ def guarded_protocol(header_timeout: float) -> type[asyncio.Protocol] | str:
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            # Answered before the request's body was all in (a 404, a refused Host, the
+            # 408 of api/bodies.py): close, or a client dribbling the rest of its body
+            # would hold the connection with no deadline at all (each byte that arrives
+            # restarts uvicorn's keep-alive timer).
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body and not self.transport.is_closing():
+                self.transport.close()
+                return
+            super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

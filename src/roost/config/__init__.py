@@ -75,6 +75,20 @@ class LimitSettings(_Section):
     header_timeout: float = Field(
         10.0, gt=0, le=600, description="Seconds a client has to send a request's headers"
     )
+    body_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's body, plus one for every 64 KiB "
+        "received; then 408 and the connection is closed",
+    )
+    max_json_depth: int = Field(
+        128,
+        ge=8,
+        le=512,
+        description="Deepest nesting of [ and { in a JSON body, WebSocket message or tool-call "
+        "arguments (deeper: 400)",
+    )
 
 
 class ChatSettings(_Section):

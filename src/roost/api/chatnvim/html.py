@@ -48,7 +48,7 @@ def pretty(value: Any) -> str:
         text = value
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # stored text nested too deep for json: as is
             return text
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 

@@ -76,7 +76,9 @@ async def chat(
         open_stream(http)
     metadata = body.metadata or Kernel2Metadata()
     request = replace(
-        convert.completion_request(body, role_id=metadata.role_id),
+        convert.completion_request(
+            body, role_id=metadata.role_id, max_depth=services.settings.limits.max_json_depth
+        ),
         unknown_model_is_default=True,
         retrieval=metadata.enable_l0_retrieval,
     )

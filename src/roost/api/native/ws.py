@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from roost import __version__
+from roost.api.bodies import json_too_deep, too_deep_message
 from roost.api.deps import is_loopback, presented_key
 from roost.api.limits import TRY_AGAIN_LATER, open_stream, trust
 from roost.api.native.events import event_payload
@@ -184,6 +185,11 @@ class ChatSocket:
             await self.outbox.put(
                 _error("payload_too_large", f"message is larger than {max_bytes} bytes")
             )
+            return
+        max_depth = self.services.settings.limits.max_json_depth
+        if json_too_deep(raw, max_depth):  # the bound every HTTP body has (api/bodies.py)
+            message = f"message is {too_deep_message(max_depth)}"
+            await self.outbox.put(_error("invalid_request", message))
             return
         try:
             data = json.loads(raw)

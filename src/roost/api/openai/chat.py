@@ -56,7 +56,10 @@ async def _complete(
     # metadata.session_id names a roost session to store the exchange in (else stateless).
     session_id = (body.metadata or {}).get("session_id")
     completion = await services.completions.start(
-        principal.user, convert.completion_request(body, session_id=session_id)
+        principal.user,
+        convert.completion_request(
+            body, session_id=session_id, max_depth=services.settings.limits.max_json_depth
+        ),
     )
     return await respond(
         completion,

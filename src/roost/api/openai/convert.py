@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from roost.api import bodies
 from roost.api.openai import schemas
 from roost.core.chat import (
     ChatMessage,
@@ -35,9 +36,11 @@ def _text(content: schemas.Content | None, index: int) -> str:
     return "\n".join(texts)
 
 
-def _arguments(raw: str, where: str) -> dict[str, Any]:
+def _arguments(raw: str, where: str, max_depth: int) -> dict[str, Any]:
     try:
-        value = json.loads(raw) if raw.strip() else {}
+        value = bodies.loads(raw, max_depth) if raw.strip() else {}
+    except bodies.TooDeep as exc:
+        raise InvalidRequest(f"{where}: arguments are {exc}", param=where) from None
     except json.JSONDecodeError:
         raise InvalidRequest(f"{where}: arguments are not valid JSON", param=where) from None
     if not isinstance(value, dict):
@@ -45,7 +48,7 @@ def _arguments(raw: str, where: str) -> dict[str, Any]:
     return value
 
 
-def messages(body: list[schemas.Message]) -> list[ChatMessage]:
+def messages(body: list[schemas.Message], max_depth: int) -> list[ChatMessage]:
     out: list[ChatMessage] = []
     tool_names: dict[str, str] = {}
     for index, message in enumerate(body):
@@ -59,7 +62,9 @@ def messages(body: list[schemas.Message]) -> list[ChatMessage]:
                 ToolCallChunk(
                     call.id,
                     call.function.name,
-                    _arguments(call.function.arguments, f"messages.{index}.tool_calls.{n}"),
+                    _arguments(
+                        call.function.arguments, f"messages.{index}.tool_calls.{n}", max_depth
+                    ),
                 )
                 for n, call in enumerate(message.tool_calls or [])
             )
@@ -111,7 +116,9 @@ def completion_request(
     model: str | None = None,
     session_id: str | None = None,
     role_id: str | None = None,
+    max_depth: int,
 ) -> CompletionRequest:
+    """`max_depth`: `[limits] max_json_depth`, for the JSON inside strings (arguments)."""
     if body.n is not None and body.n > 1:
         raise InvalidRequest("'n' above 1 is not supported: roost returns one choice", "n")
     if body.logprobs:
@@ -121,7 +128,7 @@ def completion_request(
         for t in body.tools or []
     )
     return CompletionRequest(
-        messages=messages(body.messages),
+        messages=messages(body.messages, max_depth),
         model=model or body.model,
         options=options(body),
         tools=tools,
