@@ -136,3 +136,27 @@ async def test_a_message_left_unanswered_is_answered_at_the_next_start(
     roles = [m["role"] for m in reversed(newest.json()["messages"])]
     assert roles == ["user", "assistant", "tool"]
     assert [m["role"] for m in other.json()["messages"]] == ["tool", "assistant", "user"]
+
+
+@backend.sqlite_only(RECOVERY_IS_SQLITE_ONLY)
+async def test_a_restart_says_what_happened_to_a_message_whose_model_was_down(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A turn that failed (model down) is tried again at the next start: the log says it
+    was left unanswered and how the new try ended, not that a shutdown cut it."""
+    settings.memory.watch = False
+    async with running(settings) as env:
+        agent_id = await new_agent(env.client)
+        env.scripts.queue.append([ProviderError("model down")])
+        failed = await env.client.post(f"/api/agents/{agent_id}/messages", json={"message": "a"})
+        assert failed.status_code == 502
+    caplog.clear()
+    with caplog.at_level("INFO", logger="roost.services.agents"):
+        async with running(settings, Scripts([[ProviderError("still down")]])) as env:
+            await env.services.agents.drain(10)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "cut by the last shutdown" not in logged
+    assert "answered now" not in logged
+    assert "1 messages left unanswered (their turn was cut by the last stop, or failed)" in logged
+    assert f"agent {agent_id}: its message left unanswered failed again" in logged
+    assert "still down" in logged

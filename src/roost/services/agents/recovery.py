@@ -58,7 +58,9 @@ class AgentRecovery:
         self._rerun = rerun
         self._leases = leases if shared else None  # None: alone with the database
         self._sweeper = Sweeper(
-            "agent-sweep", self.sweep, lambda resumed: self._report(resumed, "a stopped replica")
+            "agent-sweep",
+            self.sweep,
+            lambda resumed: self._report(resumed, "a stopped replica cut their turn"),
         )
 
     async def at_start(self) -> int:
@@ -74,7 +76,9 @@ class AgentRecovery:
                     resumed += 1
                 else:
                     lock.release()
-            self._report(resumed, "the last shutdown")
+            # Alone, a turn cut by the last stop and one that failed (its model was down)
+            # leave the same trace; each rerun's outcome is logged when it ends.
+            self._report(resumed, "their turn was cut by the last stop, or failed")
             return resumed
         resumed = await self.sweep()
         self._sweeper.start(self._leases.seconds)
@@ -125,4 +129,4 @@ class AgentRecovery:
     @staticmethod
     def _report(resumed: int, cause: str) -> None:
         if resumed:
-            log.warning("agents: %d messages cut by %s answered now", resumed, cause)
+            log.warning("agents: %d messages left unanswered (%s): trying again", resumed, cause)

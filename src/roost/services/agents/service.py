@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -107,7 +107,7 @@ class AgentService:
         self.library = LibraryService(store.library)
         self._loop = AgentLoop(settings.agents)
         self._locks: dict[int, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._recovery = AgentRecovery(
             store,
             self._lock_for,
@@ -392,9 +392,8 @@ class AgentService:
             log.warning("agent %s: cannot answer its last message: %s", agent.id, exc)
             return False
         options = merge_options(GenerationOptions(), self._providers.settings_for(model))
-        task = asyncio.create_task(
-            self._run(AgentTurn(agent), model, provider, options, lock, lease)
-        )
+        turn = self._run(AgentTurn(agent), model, provider, options, lock, lease)
+        task = asyncio.create_task(_report_rerun(agent, turn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
@@ -407,7 +406,7 @@ class AgentService:
         options: GenerationOptions,
         lock: asyncio.Lock,
         lease: Lease | None,
-    ) -> None:
+    ) -> AgentDone | AgentFailed:
         put = turn._queue.put_nowait
         try:
             live = LiveAgent(self._store, turn.agent)
@@ -427,6 +426,7 @@ class AgentService:
             lock.release()
         put(final)
         put(_END)
+        return final
 
     async def _agent_lease(self, agent: Agent, *, wait: bool, deadline: float) -> Lease:
         """The agent's lease: at once (`wait=False`), or within the queue timeout."""
@@ -456,3 +456,20 @@ class AgentService:
         if pending:
             with contextlib.suppress(Exception):
                 await asyncio.wait(pending, timeout=5)
+
+
+async def _report_rerun(agent: Agent, turn: Awaitable[AgentDone | AgentFailed]) -> None:
+    """Run a message left unanswered again and log how it went: answered, or why not."""
+    final = await turn
+    if isinstance(final, AgentFailed) and final.code == "cancelled":
+        log.info("agent %s: stopped again by the shutdown; tried again at the next start", agent.id)
+    elif isinstance(final, AgentFailed):
+        log.warning(
+            "agent %s: its message left unanswered failed again (%s: %s); it is tried again "
+            "at the next start, or the user can send it again",
+            agent.id,
+            final.code,
+            final.message,
+        )
+    else:
+        log.info("agent %s: its message left unanswered is answered now", agent.id)
