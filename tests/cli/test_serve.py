@@ -92,3 +92,21 @@ def test_serve_refuses_an_unsafe_combination(cli: Invoke, roost_home: Path) -> N
     result = cli("serve", "--host", "0.0.0.0", "--port", "0")
     assert result.exit_code == 2
     assert "loopback" in result.stderr
+
+
+def test_an_unsafe_combination_is_refused_before_binding(
+    cli: Invoke, roost_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[auth] required = false` on 0.0.0.0: refused before the server binds and says
+    'listening' (was: bound 0.0.0.0, printed the line, then exited)."""
+    from roost.cli import server
+
+    def bind(*args: object) -> None:
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr(server, "run_server", bind)
+    (roost_home / "config.toml").write_text("[auth]\nrequired = false\n")
+    result = cli("serve", "--host", "0.0.0.0", "--port", "0")
+    assert result.exit_code == 2, result.output
+    assert "required = false is only allowed on a loopback bind address" in result.stderr
+    assert "listening" not in result.output

@@ -75,6 +75,8 @@ def serve(
             EXIT_CONFIG,
         )
     # Imported here: the web app and uvicorn are the slow part of starting, needed only now.
+    from roost.app import check_settings
     from roost.cli.server import run_server
 
+    check_settings(settings)  # an unsafe combination is refused before anything binds
     run_server(settings, log_level)
