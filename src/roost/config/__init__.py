@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from roost.config.section import _Section as _Section
 from roost.config.speech import SpeechSettings as SpeechSettings
+from roost.config.tools import BUILTIN_TOOLS as BUILTIN_TOOLS
+from roost.config.tools import DEFAULT_TOOLS as DEFAULT_TOOLS
+from roost.config.tools import ToolName as ToolName
+from roost.config.tools import ToolSettings as ToolSettings
 from roost.core.errors import ConfigError
 from roost.core.ids import new_password
 
@@ -135,49 +139,6 @@ class MemorySettings(_Section):
     vector_weight: float = Field(
         1.0, ge=0.0, le=10.0, description="Hybrid search: weight of the vector rank in fusion"
     )
-
-
-ToolName = Literal[
-    "memory_search",
-    "memory_get",
-    "memory_write",
-    "memory_append",
-    "read_file",
-    "write_file",
-    "edit_file",
-    "bash",
-    "web_fetch",
-]
-BUILTIN_TOOLS: tuple[ToolName, ...] = get_args(ToolName)
-DEFAULT_TOOLS: tuple[ToolName, ...] = BUILTIN_TOOLS[:7]  # bash and web_fetch: off until on
-
-
-class ToolSettings(_Section):
-    enabled: list[ToolName] = Field(
-        default_factory=lambda: list(DEFAULT_TOOLS),
-        description="Tools models may call (a model's own `tools` list overrides this)",
-    )
-    approval: Literal["never", "dangerous", "always"] = Field(
-        "dangerous",
-        description="Which calls wait for the user's yes: none, dangerous ones (bash, "
-        "write_file, edit_file, web_fetch), or all",
-    )
-    approval_timeout: float = Field(
-        120.0, gt=0, le=86_400, description="Seconds an approval waits before it is denied"
-    )
-    max_steps: int = Field(
-        8, ge=1, le=64, description="Most model calls in one turn (each may call tools)"
-    )
-    bash: bool = Field(False, description="Allow the bash tool (runs in the workspace)")
-    bash_timeout: float = Field(30.0, gt=0, le=3600, description="Seconds a bash call may run")
-    output_chars: int = Field(
-        16_000, ge=256, le=1_000_000, description="Longest tool output given to the model"
-    )
-    web_fetch: bool = Field(False, description="Allow the web_fetch tool")
-    web_allow_private: bool = Field(
-        False, description="web_fetch may reach private, loopback and link-local addresses"
-    )
-    web_timeout: float = Field(15.0, gt=0, le=300, description="Seconds a web_fetch may take")
 
 
 class HeartbeatSettings(_Section):
@@ -349,6 +310,11 @@ class Settings(_Section):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
+
+    @model_validator(mode="after")
+    def _tools_know_home(self) -> Settings:
+        self.tools._home = self.home.expanduser()  # the bash sandbox hides it
+        return self
 
     @property
     def config_path(self) -> Path:

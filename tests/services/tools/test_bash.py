@@ -1,10 +1,13 @@
-"""bash with real subprocesses: workspace folder, no stdin, scrubbed env, timeout, cap."""
+"""bash with real subprocesses (in the bubblewrap sandbox unless a test says otherwise):
+workspace folder, no stdin, scrubbed env, timeout, cap. test_bash_sandbox.py: what the
+sandbox keeps out."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -23,6 +26,12 @@ def on(env: Env) -> ToolContext:
     return env.with_settings(bash=True, bash_timeout=20)
 
 
+@pytest.fixture(params=["bubblewrap", "none"])
+def isolation(env: Env, request: pytest.FixtureRequest) -> ToolContext:
+    """bash on, in the sandbox and (the operator's explicit opt-out) without it."""
+    return env.with_settings(bash=True, bash_timeout=20, bash_sandbox=request.param)
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
@@ -39,8 +48,40 @@ async def gone(pid: int) -> bool:
     return False
 
 
-def pids(text: str, name: str) -> list[int]:
-    return [int(found) for found in re.findall(rf"\b{name}=(\d+)", text)]
+def marker() -> str:
+    """A unique `sleep` argument (seconds) that finds the process from outside any sandbox."""
+    return f"100.{secrets.randbelow(10**9):09d}"
+
+
+def host_pids(argument: str) -> list[int]:
+    """Live processes, as this process sees them, with `argument` in their command line."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argument.encode() in argv and alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+async def running(argument: str) -> list[int]:
+    for _ in range(500):
+        if found := host_pids(argument):
+            return found
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no process with {argument} in its command line")
+
+
+async def none_left(argument: str) -> bool:
+    for _ in range(100):
+        if not host_pids(argument):
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 async def test_off_unless_switched_on(env: Env) -> None:
@@ -75,38 +116,40 @@ async def test_environment_has_no_secrets(on: ToolContext, monkeypatch: pytest.M
     assert "TERM=dumb" in got.splitlines()
 
 
-async def test_timeout_kills_the_whole_process_group(on: ToolContext) -> None:
+async def test_timeout_kills_the_whole_process_group(isolation: ToolContext) -> None:
+    on = isolation
     context = on.settings.model_copy(update={"bash_timeout": 1})
-    command = "sleep 100 & echo child=$!; sh -c 'echo grandchild=$$; exec sleep 100' & wait"
+    child, grandchild = marker(), marker()
+    command = f"sleep {child} & sh -c 'exec sleep {grandchild}' & wait"
     started = time.monotonic()
-    message = await refused(
-        BASH, ToolContext(on.user, on.workspace, on.memory, context), command=command
+    call = asyncio.create_task(
+        refused(BASH, ToolContext(on.user, on.workspace, on.memory, context), command=command)
     )
+    children = await running(child) + await running(grandchild)
+    message = await call
     assert time.monotonic() - started < 10
     assert message.endswith("[timed out after 1 s; the command was killed]")
-    children = pids(message, "child") + pids(message, "grandchild")
-    assert len(children) == 2
     for pid in children:
         assert await gone(pid), f"process {pid} outlived the timeout"
 
 
-async def test_background_jobs_do_not_outlive_the_command(on: ToolContext) -> None:
+async def test_background_jobs_do_not_outlive_the_command(isolation: ToolContext) -> None:
+    child = marker()
+    command = (
+        f"sleep {child} & until grep -qs {child} /proc/$!/cmdline; do sleep 0.01; done; "
+        "echo started"
+    )
     started = time.monotonic()
-    got = await BASH.run(on, {"command": "sleep 100 & echo child=$!"})
+    got = await BASH.run(isolation, {"command": command})
     assert time.monotonic() - started < 10  # not held up by the job's open output
-    assert got.endswith("[exit code 0]")
-    [pid] = pids(got, "child")
-    assert await gone(pid)
+    assert got == "started\n[exit code 0]"
+    assert await none_left(child)
 
 
-async def test_cancelling_the_call_kills_the_command(on: ToolContext) -> None:
-    marker = on.workspace.root / "pid.txt"
-    task = asyncio.create_task(BASH.run(on, {"command": "echo $$ > pid.txt; sleep 100"}))
-    for _ in range(200):
-        if marker.exists() and marker.read_text().strip():
-            break
-        await asyncio.sleep(0.02)
-    pid = int(marker.read_text())
+async def test_cancelling_the_call_kills_the_command(isolation: ToolContext) -> None:
+    child = marker()
+    task = asyncio.create_task(BASH.run(isolation, {"command": f"sleep {child}"}))
+    [pid] = await running(child)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -130,17 +173,27 @@ async def test_endless_output_is_stopped(on: ToolContext) -> None:
     assert message.endswith("[stopped after more than 64 MiB of output]")
 
 
-async def test_a_process_that_leaves_the_group_cannot_hold_the_call(on: ToolContext) -> None:
+async def test_a_process_that_leaves_the_group_cannot_hold_the_call(
+    isolation: ToolContext,
+) -> None:
+    on = isolation
     context = ToolContext(
         on.user, on.workspace, on.memory, on.settings.model_copy(update={"bash_timeout": 1})
     )
+    child = marker()
     command = (
-        "setsid sh -c 'echo $$ > escaped.txt; exec sleep 30' & "
+        f"setsid sh -c 'echo started > escaped.txt; exec sleep {child}' & "
         "until [ -s escaped.txt ]; do sleep 0.01; done; echo started"
     )
     started = time.monotonic()
-    got = await refused(BASH, context, command=command)
-    escaped = int((on.workspace.root / "escaped.txt").read_text())
-    os.kill(escaped, signal.SIGKILL)
-    assert time.monotonic() - started < 5  # the timeout, not the escaped sleep
-    assert got == "started\n[timed out after 1 s; the command was killed]"
+    if on.settings.bash_sandbox == "none":  # it gets away; the call ends at the time limit
+        got = await refused(BASH, context, command=command)
+        assert time.monotonic() - started < 5  # the timeout, not the escaped sleep
+        assert got == "started\n[timed out after 1 s; the command was killed]"
+        for pid in await running(child):
+            os.kill(pid, signal.SIGKILL)
+    else:  # the sandbox's PID namespace ends with the command, and the process with it
+        got = await BASH.run(context, {"command": command})
+        assert time.monotonic() - started < 1
+        assert got == "started\n[exit code 0]"
+        assert await none_left(child)

@@ -1,9 +1,13 @@
 """bash: run a shell command in the user's workspace folder (off unless [tools] bash).
 
-The command gets no stdin, a minimal environment (nothing of the server's: no keys,
-tokens or passwords), its own process group — killed whole on timeout, on cancellation,
-and when the command ends (background jobs do not outlive the call) — and its output
-(stdout and stderr interleaved) is kept within the configured size while it is read.
+The command runs in a bubblewrap sandbox (sandbox.py: the workspace and read-only system
+folders only, its own PID namespace, no network unless [tools] bash_network) unless the
+operator chose [tools] bash_sandbox = "none"; without bwrap it is refused. It gets no
+stdin, a minimal environment (nothing of the server's: no keys, tokens or passwords), its
+own process group — killed whole on timeout, on cancellation, and when the command ends
+(background jobs do not outlive the call; in the sandbox, its whole PID namespace goes) —
+and its output (stdout and stderr interleaved) is kept within the configured size while it
+is read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from roost.providers.base import ToolSpec
 from roost.services.tools.args import parse, schema
 from roost.services.tools.base import ToolContext, ToolError
+from roost.services.tools.sandbox import command_line, environment, find_bwrap
 
 MAX_COMMAND_CHARS = 16_000
 READ_BYTES = 65_536
@@ -74,8 +79,10 @@ class Bash:
         name="bash",
         description=(
             "Run a bash command in the workspace folder and return its output (stdout and "
-            "stderr together) and exit code. No input is available (stdin is empty), the "
-            "environment is minimal (no credentials), and the command is killed after the "
+            "stderr together) and exit code. It runs in a sandbox: only the workspace is "
+            "writable (and a /tmp that is emptied after each call), and the network may be "
+            "off. No input is available (stdin is empty), the environment is minimal (no "
+            "credentials), and the command is killed after the "
             "time limit. Background processes are stopped when the command ends. Long "
             "output keeps its start and end."
         ),
@@ -96,7 +103,18 @@ class Bash:
         args = parse(self.spec, arguments)
         if not context.settings.bash:
             raise ToolError("the bash tool is turned off ([tools] bash = false)")
-        root = str(context.workspace.root)
+        root = context.workspace.root
+        argv = ["bash", "-c", args.string("command")]
+        env = command_env(str(root))
+        if context.settings.bash_sandbox == "bubblewrap":
+            argv = command_line(
+                find_bwrap(),
+                root,
+                argv,
+                network=context.settings.bash_network,
+                home=context.settings.home,
+            )
+            env = environment(root)  # bwrap's own environment too: /proc/1/environ shows it
         timeout = context.settings.bash_timeout
         output = Output(context.settings.output_chars)
         # Our own pipe rather than asyncio's: asyncio's wait() also waits for its pipes to
@@ -106,18 +124,16 @@ class Bash:
         try:
             try:
                 process = await asyncio.create_subprocess_exec(
-                    "bash",
-                    "-c",
-                    args.string("command"),
+                    *argv,
                     cwd=root,
-                    env=command_env(root),
+                    env=env,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=write_end,
                     stderr=write_end,
                     start_new_session=True,  # its own process group, to kill it whole
                 )
             except OSError as exc:
-                raise ToolError(f"bash could not be started: {exc.strerror}") from None
+                raise ToolError(f"{argv[0]} could not be started: {exc.strerror}") from None
             finally:
                 os.close(write_end)  # the command's copies are the only writers left
             try:
