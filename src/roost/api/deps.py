@@ -7,6 +7,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from roost.api.credentials import presented_key
 from roost.api.limits import trust
 from roost.core.errors import InvalidRequest
 from roost.services.auth import Principal
@@ -20,17 +21,6 @@ async def get_services(request: Request) -> Services:
     return cast(Services, request.app.state.services)
 
 
-def presented_key(request: HTTPConnection) -> str | None:
-    """`Authorization: Bearer <key>` or `X-API-Key: <key>`; header names are case-insensitive."""
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    key = request.headers.get("x-api-key")
-    return key.strip() if key else None
-
-
 def is_loopback(request: HTTPConnection) -> bool:
     client = request.client
     return client is not None and (client.host in LOOPBACK_HOSTS or client.host.startswith("127."))
@@ -40,10 +30,19 @@ async def get_principal(
     request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Principal:
     # FastAPI caches a dependency per request, so this runs once however many routes ask.
+    return await authenticate(request, services)
+
+
+async def authenticate(conn: HTTPConnection, services: Services) -> Principal:
+    """The caller of a request or WebSocket, by the one credential it presents (400 when it
+    presents several); failures are throttled by the client's address."""
+    client = conn.client
     principal = await services.auth.authenticate(
-        presented_key(request), loopback=is_loopback(request)
+        presented_key(conn),
+        loopback=is_loopback(conn),
+        address=client.host if client is not None else "",
     )
-    trust(request)
+    trust(conn)
     return principal
 
 

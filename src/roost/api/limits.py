@@ -4,6 +4,9 @@ Who is the caller: a key that has authenticated here before (its digest: Python'
 SipHash of the key, fast and not reversible, random per process), else the client's
 address. So a flood of made-up keys is one address's bucket, not a fresh bucket
 per guess, and the table holds at most the keys that are real plus the addresses seen.
+A key of the shape roost issues is let past its spent address bucket to authentication,
+so a valid key's first request is not refused for the guesses of its neighbours; failed
+authentications have their own bound per address (services/auth_failures.py).
 Everything is in this process's memory: O(1) a request, no database, and per replica.
 
 Streams (SSE responses and WebSockets) are counted by the route that opens one, before
@@ -21,9 +24,11 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from roost.api.credentials import credential
 from roost.api.errors import ApiError, render
 from roost.config import Settings
-from roost.core.errors import RateLimited
+from roost.core.errors import InvalidRequest, RateLimited
+from roost.core.ids import is_issued_key
 
 SCOPE_KEY = "roost.caller"
 EXEMPT_PATHS = frozenset({"/health"})  # liveness probes are never refused
@@ -152,22 +157,14 @@ class Caller:
         self.stream: int | str | None = None  # the identity a stream slot was taken from
 
 
-def presented_digest(scope: Scope) -> int | None:
-    """The digest of the key the request presents, wherever roost accepts one."""
-    secret: bytes | None = None
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, rest = value.partition(b" ")
-            if scheme.lower() == b"bearer" and rest.strip():
-                secret = rest.strip()
-                break
-        elif name == b"x-api-key" and value.strip():
-            secret = value.strip()
-    if secret is None and scope["type"] == "websocket":  # browsers: /api/ws?token=
-        for pair in scope.get("query_string", b"").split(b"&"):
-            if pair.startswith(b"token="):
-                secret = pair[6:]
-    return hash(secret) if secret else None
+def presented_key(scope: Scope) -> str | None:
+    """The key the request presents, read as authentication reads it (api/credentials.py);
+    None when it presents several: authentication answers that with 400, and until then
+    the request is its address's."""
+    try:
+        return credential(scope)
+    except InvalidRequest:
+        return None
 
 
 def rate_limited(seconds: float) -> ApiError:
@@ -190,11 +187,16 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         limiter = self.limiter
-        digest = presented_digest(scope)
+        key = presented_key(scope)
+        digest = hash(key) if key else None
         client = scope.get("client")
         address = client[0] if client else ""
-        wait = limiter.take(limiter.identity(digest, address))
-        if wait > 0.0:
+        ident = limiter.identity(digest, address)
+        wait = limiter.take(ident)
+        # An address spent by a flood of guesses does not lock out a key roost issued that
+        # arrives from it, unknown yet: authentication decides (and throttles failures).
+        by_address = isinstance(ident, str)
+        if wait > 0.0 and not (by_address and key is not None and is_issued_key(key)):
             error = rate_limited(wait)
             if scope["type"] == "websocket":
                 await _deny_websocket(scope, receive, send, error)

@@ -38,6 +38,9 @@ log = logging.getLogger("roost")
 GC_THRESHOLD = (20_000, 10, 10)
 
 
+# An admin password shorter than this is warned about at start (a generated one has 32).
+MIN_PASSWORD_CHARS = 16
+
 # Long enough for a streaming reply to finish, short enough that `daemon stop` need not
 # escalate to SIGKILL; turns still running after it are drained by the services' close.
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -101,6 +104,14 @@ def _log_config(level: LogLevel) -> dict[str, Any]:
     return config
 
 
+def short_password(length: int) -> str:
+    return (
+        f"the admin password (ROOST_SERVER_PASS or MEMGPT_SERVER_PASS) has {length} "
+        f"character{'s' if length != 1 else ''}, and it opens every route: use at least "
+        f"{MIN_PASSWORD_CHARS} random ones, or unset it to get a new generated one at each start"
+    )
+
+
 def run_server(settings: Settings, log_level: LogLevel) -> None:
     """Serve until SIGINT/SIGTERM. Raises typer.Exit when the server cannot start."""
     catchers: list[ConfigErrorCatcher] = []
@@ -111,6 +122,8 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
     if password is None:
         password = generate_admin_password()
         print(f"Generated admin server password for this session: {password}", flush=True)
+    elif len(password) < MIN_PASSWORD_CHARS:
+        typer.echo(f"roost: warning: {short_password(len(password))}", err=True)
 
     def build() -> ASGIApp:
         from roost.app import create_app  # the slow import, done after the port is open

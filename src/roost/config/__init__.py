@@ -93,6 +93,12 @@ class LimitSettings(_Section):
         description="Deepest nesting of [ and { in a JSON body, WebSocket message or tool-call "
         "arguments (deeper: 400)",
     )
+    failed_auths_per_minute: int = Field(
+        10,
+        ge=0,
+        description="Failed authentications a minute per client address, on every bind "
+        "(then 429; keys roost issued are still checked); 0: off",
+    )
 
 
 class ChatSettings(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 
@@ -16,6 +17,14 @@ def new_uuid() -> str:
 
 def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+_ISSUED_KEY = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
+
+
+def is_issued_key(secret: str) -> bool:
+    """Shaped like a key `new_api_key` makes: 256 random bits, too many to guess."""
+    return _ISSUED_KEY.fullmatch(secret) is not None
 
 
 def new_password() -> str:

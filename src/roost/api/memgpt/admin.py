@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from roost.api import docs
@@ -150,9 +150,12 @@ async def list_all_agents(services: ServicesDep, _: AdminDep) -> dict[str, Any]:
         401: {"model": MemGPTError, "description": "Not the password or a valid API key"},
     },
 )
-async def authenticate(services: ServicesDep, body: AuthBody) -> dict[str, Any]:
+async def authenticate(request: Request, services: ServicesDep, body: AuthBody) -> dict[str, Any]:
+    client = request.client  # a password guess here is a failure like any other
     try:
-        principal = await services.auth.authenticate(body.password, loopback=False)
+        principal = await services.auth.authenticate(
+            body.password, loopback=False, address=client.host if client else ""
+        )
     except Unauthorized:
         raise Unauthorized("Authentication error: the password or API key is not valid") from None
     return {"uuid": principal.user.id, "is_admin": principal.via == "password"}

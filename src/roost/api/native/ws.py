@@ -26,8 +26,8 @@ from pydantic import (
 
 from roost import __version__
 from roost.api.bodies import json_too_deep, too_deep_message
-from roost.api.deps import is_loopback, presented_key
-from roost.api.limits import TRY_AGAIN_LATER, open_stream, trust
+from roost.api.deps import authenticate
+from roost.api.limits import TRY_AGAIN_LATER, open_stream
 from roost.api.native.events import event_payload
 from roost.api.native.streams import parse_event_id
 from roost.api.ws import POLICY_VIOLATION, Outbox, origin_allowed, pump
@@ -413,13 +413,10 @@ async def chat_socket(websocket: WebSocket) -> None:
     if not origin_allowed(websocket, services.settings.server.cors_origins):
         await websocket.close(POLICY_VIOLATION)  # before accepting: the handshake gets 403
         return
-    # Browsers cannot set headers on a WebSocket, so they may send the key as ?token=.
-    key = presented_key(websocket) or websocket.query_params.get("token")
-    try:
-        principal = await services.auth.authenticate(key, loopback=is_loopback(websocket))
-        trust(websocket)
+    try:  # a header, or ?token= (browsers cannot set headers on a WebSocket)
+        principal = await authenticate(websocket, services)
         open_stream(websocket)  # counted until this handler returns
-    except (Unauthorized, RateLimited) as exc:
+    except (Unauthorized, RateLimited, InvalidRequest) as exc:
         # Accept first: a browser sees neither a refused handshake's status nor its body,
         # but it does see this error message and the close code and reason.
         try:
