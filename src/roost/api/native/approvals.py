@@ -9,10 +9,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.json_route import JsonBodyRoute
 from roost.core.clock import isoformat
 from roost.services.approvals import Approval
 
-router = APIRouter(prefix="/api/approvals", tags=["native"])
+router = APIRouter(prefix="/api/approvals", tags=["native"], route_class=JsonBodyRoute)
 
 
 class ApprovalOut(BaseModel):

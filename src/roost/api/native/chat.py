@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.json_route import JsonBodyRoute
 from roost.api.limits import open_stream
 from roost.api.native.events import event_payload
 from roost.api.native.schemas import (
@@ -30,7 +31,7 @@ from roost.services.auth import Principal
 from roost.services.container import Services
 from roost.services.turns import TurnHandle
 
-router = APIRouter(prefix="/api/chat", tags=["native"])
+router = APIRouter(prefix="/api/chat", tags=["native"], route_class=JsonBodyRoute)
 
 
 async def _start(body: ChatRequestBody, services: Services, principal: Principal) -> TurnHandle:

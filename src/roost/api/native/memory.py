@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from roost.api import docs
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.json_route import JsonBodyRoute
 from roost.api.native.schemas import FileWritten
 from roost.core.clock import isoformat
 from roost.services.memory.indexer import ReindexResult
 from roost.services.memory.stats import MemoryStats
 
-router = APIRouter(prefix="/api/memory", tags=["native"])
+router = APIRouter(prefix="/api/memory", tags=["native"], route_class=JsonBodyRoute)
 
 # A query must fit in a URL the HTTP server accepts (~64 KB): 4,000 characters is 48 KB
 # even if each is 4 UTF-8 bytes, percent-encoded. (10,000 was a 400 from uvicorn itself.)

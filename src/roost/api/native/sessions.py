@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.json_route import JsonBodyRoute
 from roost.api.native.schemas import (
     Deleted,
     SessionCreateBody,
@@ -18,7 +19,7 @@ from roost.api.native.schemas import (
     session_out,
 )
 
-router = APIRouter(prefix="/api/sessions", tags=["native"])
+router = APIRouter(prefix="/api/sessions", tags=["native"], route_class=JsonBodyRoute)
 
 
 @router.post("")
