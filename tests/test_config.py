@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,14 @@ def test_embedded_model_defaults_are_greedy_and_overridable(home: Path) -> None:
     write(home, "[models.smollm2]\nmax_tokens = 64\n")
     embedded = load_settings(home=home, env={}).models["smollm2"]
     assert (embedded.max_tokens, embedded.temperature, embedded.repeat_penalty) == (64, 0.0, 1.15)
+
+
+def test_the_settings_table_has_four_columns_and_plain_defaults() -> None:
+    """`str | None` must not split a row into five columns; paths show as paths."""
+    table = reference_table()
+    for row in table.splitlines():
+        cells = [c for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+        assert len(cells) == 4, row
+    assert "PosixPath" not in table
+    assert "| `home` | Path | `~/.roost` |" in table
+    assert "next release" not in DOCS.read_text()  # remote models work today

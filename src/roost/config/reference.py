@@ -25,7 +25,8 @@ def reference() -> list[tuple[str, str, str, str]]:
                 walk(ModelSettings, ModelSettings(), "models.<name>.")
                 continue
             type_name = getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
-            rows.append((prefix + key, type_name, repr(current), info.description or ""))
+            shown = str(current) if isinstance(current, Path) else repr(current)
+            rows.append((prefix + key, type_name, shown, info.description or ""))
 
     walk(Settings, defaults, "")
     return rows
@@ -34,5 +35,12 @@ def reference() -> list[tuple[str, str, str, str]]:
 def reference_table() -> str:
     """The markdown table of every setting that docs/configuration.md carries."""
     lines = ["| key | type | default | what it does |", "|---|---|---|---|"]
-    lines += [f"| `{k}` | {t} | `{d}` | {desc} |" for k, t, d, desc in reference()]
+    lines += [
+        f"| `{k}` | {_cell(t)} | `{_cell(d)}` | {_cell(desc)} |" for k, t, d, desc in reference()
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """A table cell: a `|` (as in `str | None`) would start a new column."""
+    return text.replace("|", "\\|")
