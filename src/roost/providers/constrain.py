@@ -4,6 +4,10 @@ The request's tools or response format become a JSON schema, the schema becomes 
 llama.cpp grammar, and sampling can then only produce text that matches it: even a 135M
 model emits a valid call. The tools are described in the system prompt; earlier calls
 and results are written back as plain text every chat template can render.
+
+Every schema is bounded first (schema_limits): what llama.cpp cannot take safely is
+refused, and length bounds too large for a grammar are checked on the output instead
+(schema_check).
 """
 
 from __future__ import annotations
@@ -25,12 +29,17 @@ from roost.providers.base import (
     ToolCallChunk,
     ToolSpec,
 )
+from roost.providers.schema_check import violation
+from roost.providers.schema_limits import Bounded, Limiter
+from roost.providers.schema_patterns import unwritable
 
 Mode = Literal["text", "json", "call", "call_or_text"]
 
 # Free text that does not open with "{": in "auto" mode the first character decides
 # between answering and calling.
 _TEXT_RULES = "text ::= [^{] [^\\x00]*\n"
+# Calls put "name" before "arguments": the model commits to a tool, then fills it in.
+_CALL_ORDER = ("name", "arguments")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,34 +47,64 @@ class Plan:
     mode: Mode
     grammar: str | None  # GBNF, or None for unconstrained text
     messages: list[ChatMessage]
+    # JSON output's bounds the grammar could not hold (None: it holds them all), for
+    # as_calls to check at the end.
+    bounds: Bounded | None = None
+
+
+def _parameters(tool: ToolSpec) -> dict[str, Any]:
+    return tool.parameters or {"type": "object"}
 
 
 def _call_schema(tools: tuple[ToolSpec, ...]) -> dict[str, Any]:
-    variants = [
-        {
-            "type": "object",
-            "properties": {
-                "name": {"const": tool.name},
-                "arguments": tool.parameters or {"type": "object"},
-            },
-            "required": ["name", "arguments"],
-        }
-        for tool in tools
-    ]
-    return variants[0] if len(variants) == 1 else {"anyOf": variants}
+    limiter = Limiter(_CALL_ORDER)
+    variants: list[dict[str, Any]] = []
+    defs: dict[str, Any] = {}
+    for i, tool in enumerate(tools):
+        bounded = limiter.bound(_parameters(tool), f"tool '{tool.name}' parameters", f"t{i}")
+        defs.update(bounded.defs)
+        variants.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": tool.name}, "arguments": bounded.grammar},
+                "required": ["name", "arguments"],
+            }
+        )
+    schema: dict[str, Any] = variants[0] if len(variants) == 1 else {"anyOf": variants}
+    if defs:
+        schema["$defs"] = defs
+    return schema
+
+
+def _output_schema(bounded: Bounded) -> dict[str, Any]:
+    if not bounded.defs:
+        return bounded.grammar
+    # The converter does not look inside a root that is itself a $ref.
+    root = {"anyOf": [bounded.grammar]} if "$ref" in bounded.grammar else dict(bounded.grammar)
+    return {**root, "$defs": bounded.defs}
+
+
+@lru_cache(maxsize=256)
+def _tool_bounds(parameters_json: str) -> Bounded:
+    """A tool's bounds, as plan() made them (they depend on the schema alone)."""
+    return Limiter(_CALL_ORDER).bound(json.loads(parameters_json), "tool parameters", "t")
 
 
 @lru_cache(maxsize=128)
 def _gbnf(schema_json: str, name_first: bool = False) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    # Calls put "name" before "arguments": the model commits to a tool, then fills it in.
-    order = ["name", "arguments"] if name_first else None
+    order = list(_CALL_ORDER) if name_first else None
     try:
         grammar: str = json_schema_to_gbnf(schema_json, prop_order=order)
-        return grammar.rstrip("\n") + "\n"
     except Exception as exc:  # the converter raises assorted errors on schemas it can't do
         raise InvalidRequest(f"cannot turn this JSON schema into a grammar: {exc}") from exc
+    # schema_limits checks each pattern; this catches anything else llama.cpp would
+    # abort on while sampling.
+    dead = unwritable(grammar)
+    if dead is not None:
+        raise InvalidRequest(f"the schema asks for {dead[:100]}, which no model can write")
+    return grammar.rstrip("\n") + "\n"
 
 
 def _json_object_grammar() -> str:
@@ -106,6 +145,8 @@ def plan(request: ChatRequest) -> Plan:
     if tools and choice.mode != "none":
         if choice.mode == "tool":
             tools = tuple(t for t in tools if t.name == choice.name)
+            if not tools:
+                raise InvalidRequest(f"tool_choice names '{choice.name}', which is not a tool")
         mode: Mode = "call_or_text" if choice.mode == "auto" else "call"
         calls = _gbnf(json.dumps(_call_schema(tools), sort_keys=True), name_first=True)
         if mode == "call":
@@ -121,7 +162,9 @@ def plan(request: ChatRequest) -> Plan:
         return Plan(mode, grammar, messages)
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema":
-        return Plan("json", _gbnf(json.dumps(fmt.schema or {}, sort_keys=True)), messages)
+        bounded = Limiter().bound(fmt.schema or {}, "response_format schema", "rf")
+        grammar = _gbnf(json.dumps(_output_schema(bounded), sort_keys=True))
+        return Plan("json", grammar, messages, bounded if bounded.relaxed else None)
     if fmt is not None and fmt.type == "json_object":
         return Plan("json", _json_object_grammar(), messages)
     return Plan("text", None, messages)
@@ -134,10 +177,16 @@ def _parse_call(text: str, tools: tuple[ToolSpec, ...]) -> ToolCallChunk:
         raise ProviderError(
             "the model's tool call is not complete JSON (cut off by max_tokens?)"
         ) from None
-    names = {t.name for t in tools}
-    if not isinstance(value, dict) or value.get("name") not in names:
+    except RecursionError:
+        raise ProviderError("the model's tool call is nested too deeply to read") from None
+    by_name = {t.name: t for t in tools}
+    if not isinstance(value, dict) or value.get("name") not in by_name:
         raise ProviderError("the model's tool call names no known tool")
     arguments = value.get("arguments")
+    tool = by_name[value["name"]]
+    broken = violation(_tool_bounds(json.dumps(_parameters(tool), sort_keys=True)), arguments)
+    if broken is not None:
+        raise ProviderError(f"the model's call to '{tool.name}' breaks its schema: {broken}")
     return ToolCallChunk(
         f"call_{uuid.uuid4().hex[:24]}",
         value["name"],
@@ -145,12 +194,34 @@ def _parse_call(text: str, tools: tuple[ToolSpec, ...]) -> ToolCallChunk:
     )
 
 
+def _check_output(text: str, bounds: Bounded) -> None:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return  # cut off by max_tokens: the text and finish reason say so
+    broken = violation(bounds, value)
+    if broken is not None:
+        raise ProviderError(f"the model's JSON output breaks its schema: {broken}")
+
+
 async def as_calls(
-    events: AsyncIterator[ProviderEvent], mode: Mode, tools: tuple[ToolSpec, ...]
+    events: AsyncIterator[ProviderEvent],
+    mode: Mode,
+    tools: tuple[ToolSpec, ...],
+    bounds: Bounded | None = None,
 ) -> AsyncGenerator[ProviderEvent, None]:
-    """Turn grammar-constrained call text into ToolCallChunks; pass plain answers through."""
+    """Turn grammar-constrained call text into ToolCallChunks; pass plain answers through.
+
+    Calls are checked against the bounds their grammar could not hold; so is JSON output
+    when `bounds` (Plan.bounds) is given, once it is complete, before Finish.
+    """
     if mode not in ("call", "call_or_text"):
+        written: list[str] = []
         async for event in events:
+            if bounds is not None and isinstance(event, TextChunk):
+                written.append(event.text)
+            elif bounds is not None and isinstance(event, Finish):
+                _check_output("".join(written), bounds)
             yield event
         return
     held: list[str] = []
