@@ -253,3 +253,22 @@ async def test_a_runner_that_never_loads_is_killed_at_the_deadline(tmp_path: Pat
         assert hung.status().last_error == "model process did not load within 1 s"
     finally:
         await hung.close()
+
+
+async def test_json_output_is_checked_against_bounds_the_grammar_could_not_hold(
+    provider: RunnerProvider,
+) -> None:
+    # minLength 900 is too long for a grammar: the grammar lets any string through and
+    # the finished output is checked against it (docs/tools.md).
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "minLength": 900}},
+        "required": ["name"],
+    }
+    request = ChatRequest(
+        [ChatMessage("user", "Give a JSON object with your name.")],
+        GenerationOptions(max_tokens=200, temperature=0.0),
+        response_format=ResponseFormat("json_schema", schema, "person"),
+    )
+    with pytest.raises(ProviderError, match=r"breaks its schema: .*minLength"):
+        _ = [e async for e in provider.stream(request)]

@@ -166,7 +166,7 @@ class LlamaCppProvider:
         planned = constrain.plan(request)
         raw = self._stream(request, planned.messages, planned.grammar)
         async with contextlib.aclosing(raw):
-            async for event in constrain.as_calls(raw, planned.mode, request.tools):
+            async for event in constrain.as_calls(raw, planned.mode, request.tools, planned.bounds):
                 yield event
 
     async def _stream(
