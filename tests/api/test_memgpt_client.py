@@ -1,7 +1,8 @@
 """pymemgpt 0.3.25's REST client, call for call, against roost.
 
 pymemgpt itself cannot be installed beside roost (it pins numpy<2, httpx<0.26 and pulls in
-chromadb, lancedb and llama-index), so this test sends exactly the requests its
+chromadb, lancedb and llama-index): tests/e2e/test_memgpt_pymemgpt.py runs the real client
+from a venv of its own against a real server. This in-process test sends exactly the requests its
 `RESTClient` and `Admin` send (paths, query parameters, JSON bodies and headers, read from
 memgpt/client/client.py and admin.py) and validates each answer with copies of the
 pydantic models the client parses them into (memgpt/models/pydantic_models.py and
@@ -284,6 +285,12 @@ async def test_the_rest_client_calls(env: Env) -> None:
     response = await http.post("/api/agents", json=payload, headers=headers)
     assert response.status_code == 200, response.text
     created = CreateAgentResponse(**response.json())
+    # RESTClient turns this into memgpt.data_types.EmbeddingConfig, which asserts these three
+    # are set (tests/e2e/test_memgpt_pymemgpt.py runs the real client).
+    embedding = created.agent_state.embedding_config
+    assert embedding.embedding_endpoint_type == "keyword"
+    assert embedding.embedding_dim == 1
+    assert embedding.embedding_chunk_size == 2000
     agent_id = str(created.agent_state.id)
     assert created.agent_state.user_id == user.user_id
 
@@ -292,7 +299,7 @@ async def test_the_rest_client_calls(env: Env) -> None:
     # agent_exists / get_agent
     config = await http.get(f"/api/agents/{agent_id}/config", headers=headers)
     assert config.status_code == 200
-    GetAgentResponse(**config.json())
+    assert GetAgentResponse(**config.json()).agent_state.embedding_config == embedding
     missing = await http.get(f"/api/agents/{uuid.uuid4()}/config", headers=headers)
     assert missing.status_code == 404  # agent_exists → False
 

@@ -108,6 +108,11 @@ class PassageRepository:
             result = await conn.execute(query)
         return result.rowcount > 0
 
+    @property
+    def search_method(self) -> str:
+        """How search finds and ranks passages (MemGPT clients see it as the embedding model)."""
+        return "sqlite-fts5-bm25" if self._db.dialect == "sqlite" else "postgresql-tsvector"
+
     async def search(
         self, agent: Agent, query: str, *, offset: int, limit: int
     ) -> tuple[builtins.list[Passage], int]:

@@ -75,11 +75,11 @@ class LLMConfig(BaseModel):
 
 
 class EmbeddingConfig(BaseModel):
-    embedding_endpoint_type: str | None
+    embedding_endpoint_type: str
     embedding_endpoint: str | None
-    embedding_model: str | None
-    embedding_dim: None
-    embedding_chunk_size: None
+    embedding_model: str
+    embedding_dim: int
+    embedding_chunk_size: int
 
 
 class AgentState(BaseModel):

@@ -32,7 +32,13 @@ from roost.services.agents.events import AgentDone, AgentEvent, AgentFailed
 from roost.services.agents.library import LibraryService
 from roost.services.agents.loop import AgentLoop
 from roost.services.agents.recovery import AgentRecovery
-from roost.services.agents.store import AgentStore, LiveAgent, check_block, split_passage
+from roost.services.agents.store import (
+    PASSAGE_CHARS,
+    AgentStore,
+    LiveAgent,
+    check_block,
+    split_passage,
+)
 from roost.services.generation import merge_options
 from roost.services.leases import Lease, LeaseService
 
@@ -236,14 +242,16 @@ class AgentService:
         }
 
     def embedding_config(self) -> dict[str, Any]:
-        name = self._settings.memory.embedding_model
-        model = self._settings.models.get(name) if name else None
+        """What archival memory search really uses, in MemGPT's embedding_config shape:
+        keyword search over passages of PASSAGE_CHARS characters, no vectors. Non-null
+        throughout, since the 0.3.x client asserts type, dim and chunk size are set;
+        a dim of 1 says "no vector" (and is the least value that client accepts)."""
         return {
-            "embedding_endpoint_type": model.provider if model is not None else None,
-            "embedding_endpoint": model.base_url if model is not None else None,
-            "embedding_model": name,
-            "embedding_dim": None,
-            "embedding_chunk_size": None,
+            "embedding_endpoint_type": "keyword",
+            "embedding_endpoint": None,
+            "embedding_model": self._store.passages.search_method,
+            "embedding_dim": 1,
+            "embedding_chunk_size": PASSAGE_CHARS,
         }
 
     # --- memory -----------------------------------------------------------------------
