@@ -7,7 +7,7 @@ watcher picks up whatever these change).
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
@@ -17,6 +17,8 @@ from roost.cli.runtime import run_with_services
 from roost.config import load_settings
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn, TaskID
+
     from roost.core.records import User
     from roost.services.container import Services
 
@@ -58,29 +60,73 @@ def _preview(text: str, width: int = 70) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+class ReindexBar:
+    """One progress line per phase of a reindex, each with its own count and clock: the
+    index pass over the files, then with hybrid search the embedding model's load and
+    the embedding of new chunks (what used to be silence after 100%)."""
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "files": "Indexing files",
+        "model": "Loading the embedding model",
+        "embedding": "Embedding chunks",
+    }
+
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        task = self._tasks.get(phase)
+        if task is None:
+            for earlier in self._tasks.values():  # a new phase ends the ones before it
+                end = self._bar.tasks[earlier].total or 1
+                self._bar.update(earlier, total=end, completed=end)
+                self._bar.stop_task(earlier)
+            task = self._bar.add_task(self.LABELS.get(phase, phase), total=None)
+            self._tasks[phase] = task
+        self._bar.update(task, completed=done, total=total or None)
+
+    @staticmethod
+    def columns() -> list[ProgressColumn]:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        return [
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ]
+
+
 @app.command()
 @reports_errors
 def reindex(
     user: UserOption = "default",
     force: Annotated[bool, typer.Option("--force", help="Re-read unchanged files too.")] = False,
 ) -> None:
-    """Bring the index up to date with the workspace files."""
+    """Bring the index up to date with the workspace files (and embed new chunks when
+    search is hybrid)."""
     from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task("Indexing", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    with Progress(*ReindexBar.columns(), transient=True) as bar:
+        progress = ReindexBar(bar)
 
         async def action(services: Services) -> Any:
             owner = await _user(services, user)
             return await services.memory.reindex(owner, force=force, progress=progress)
 
         result = run_with_services(load_settings(), action)
+    embedded = f", embedded {result.embedded} chunks" if result.embedded else ""
     typer.echo(
         f"Indexed {result.indexed} files ({result.chunks} chunks), skipped {result.skipped} "
-        f"unchanged, removed {result.removed}, in {result.seconds:.2f} s."
+        f"unchanged, removed {result.removed}{embedded}, in {result.seconds:.2f} s."
     )
 
 

@@ -39,6 +39,13 @@ WHERE c.user_id = :user_id AND c.text_hash IS NOT NULL
 GROUP BY c.text_hash
 LIMIT :limit""")
 
+_COUNT_MISSING = text("""\
+SELECT count(DISTINCT c.text_hash)
+FROM memory_chunks AS c
+WHERE c.user_id = :user_id AND c.text_hash IS NOT NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM memory_embeddings AS e WHERE e.model = :model AND e.text_hash = c.text_hash)""")
+
 _STORE = text(
     "INSERT INTO memory_embeddings(model, text_hash, dim, vector) "
     "VALUES (:model, :text_hash, :dim, :vector) ON CONFLICT DO NOTHING"
@@ -73,6 +80,12 @@ class EmbeddingCache:
         async with self._db.read() as conn:
             rows = (await conn.execute(_MISSING, params)).all()
         return [(row.text_hash, row.text) for row in rows]
+
+    async def count_missing(self, user_id: str, model: str) -> int:
+        """How many distinct texts of the user's chunks this model has no vector for."""
+        params = {"user_id": user_id, "model": model}
+        async with self._db.read() as conn:
+            return int((await conn.execute(_COUNT_MISSING, params)).scalar_one())
 
     async def store(self, model: str, dim: int, vectors: Mapping[str, bytes]) -> None:
         """Cache vectors (little-endian float32) by text hash; existing ones are kept."""

@@ -58,7 +58,8 @@ class ReindexResult:
     skipped: int  # files unchanged since they were indexed
     removed: int  # index entries whose file is gone
     chunks: int  # chunks written by this run
-    seconds: float
+    seconds: float  # the whole run: the index pass and, with hybrid search, the embedding
+    embedded: int = 0  # chunk texts embedded by this run (hybrid search)
 
 
 @dataclass

@@ -8,8 +8,11 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from roost.config import Settings
@@ -18,9 +21,9 @@ from roost.core.errors import InvalidRequest, NotFound, PayloadTooLarge, RoostEr
 from roost.core.records import MemoryHit, User
 from roost.services.memory.context import CountTokens, Section, file_section, fit, pick_hits
 from roost.services.memory.fusion import fuse
-from roost.services.memory.indexer import Indexer, MemoryIndex, Progress, ReindexResult
+from roost.services.memory.indexer import Indexer, MemoryIndex, ReindexResult
 from roost.services.memory.stats import IndexInfo, MemoryStats, file_stats
-from roost.services.memory.vectors import VectorIndex
+from roost.services.memory.vectors import PhaseProgress, VectorIndex
 from roost.services.memory.watcher import WorkspaceWatcher
 from roost.services.memory.workspace import MEMORY_FILE, Workspace
 
@@ -46,7 +49,7 @@ class MemoryService:
     ) -> None:
         self._settings = settings
         self._vectors = vectors
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()
         self._memory = settings.memory
         self._repo = repo
         self._clock = clock
@@ -151,14 +154,16 @@ class MemoryService:
         workspace: Workspace,
         *,
         force: bool = False,
-        progress: Progress | None = None,
+        progress: PhaseProgress | None = None,
         vectors: bool = True,
     ) -> ReindexResult:
-        result = await self._indexer.reindex(user.id, workspace, force=force, progress=progress)
+        """The index pass, then (hybrid search) the embedding of new chunks, both timed."""
+        started = time.perf_counter()
+        files = None if progress is None else partial(progress, "files")
+        result = await self._indexer.reindex(user.id, workspace, force=force, progress=files)
         await self._refresh_status(user)
-        if vectors:
-            await self._sync_vectors(user)
-        return result
+        embedded = await self._sync_vectors(user, progress) if vectors else 0
+        return replace(result, embedded=embedded, seconds=time.perf_counter() - started)
 
     async def _index_paths(self, user: User, workspace: Workspace, paths: list[str]) -> None:
         result = await self._indexer.index_paths(user.id, workspace, paths)
@@ -166,20 +171,22 @@ class MemoryService:
         if result.indexed:
             await self._sync_vectors(user)
 
-    async def _sync_vectors(self, user: User) -> None:
-        """Embed new chunks; on failure keyword search still works, so log and go on."""
+    async def _sync_vectors(self, user: User, progress: PhaseProgress | None = None) -> int:
+        """Embed new chunks (how many); on failure keyword search still works, so log
+        and go on."""
         if self._vectors is None:
-            return
+            return 0
         try:
-            count = await self._vectors.sync(user.id)
+            count = await self._vectors.sync(user.id, progress)
         except RoostError as exc:
             log.warning("memory vectors not updated: %s", exc.message)
-            return
+            return 0
         except Exception:  # a bug here must not stop indexing or chat
             log.exception("memory vectors not updated")
-            return
+            return 0
         if count:
             log.info("memory vectors: embedded %d new chunks", count)
+        return count
 
     def _sync_later(self, user: User) -> None:
         if self._vectors is None:
@@ -229,7 +236,7 @@ class MemoryService:
         )
 
     async def reindex(
-        self, user: User, *, force: bool = False, progress: Progress | None = None
+        self, user: User, *, force: bool = False, progress: PhaseProgress | None = None
     ) -> ReindexResult:
         workspace = await self._open(user, check=False)  # this pass is the check
         return await self._reindex(user, workspace, force=force, progress=progress)

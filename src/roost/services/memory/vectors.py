@@ -10,7 +10,7 @@ import asyncio
 import logging
 import math
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from roost.core.errors import ProviderError
@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 32
 QUERY_CHARS = 2_000  # a longer query is embedded by its start (models cut input anyway)
 
+# (phase, done, total): "files" (the index pass), "model" (the embedding model loads),
+# "embedding" (chunks embedded), as `roost memory reindex` shows them.
+PhaseProgress = Callable[[str, int, int], object]
+
 
 class VectorStore(Protocol):
     """What this needs of the vector repositories: `MemoryVectorRepository` (SQLite,
@@ -30,6 +34,8 @@ class VectorStore(Protocol):
     async def ensure_table(self, model: str, dim: int) -> str: ...
 
     async def missing(self, user_id: str, model: str, limit: int) -> list[tuple[str, str]]: ...
+
+    async def count_missing(self, user_id: str, model: str) -> int: ...
 
     async def store(self, model: str, dim: int, vectors: Mapping[str, bytes]) -> None: ...
 
@@ -90,11 +96,19 @@ class VectorIndex:
                 self._table = (await self._store.ensure_table(self.model, dim), dim)
             return self._table
 
-    async def sync(self, user_id: str) -> int:
-        """Embed the user's chunks that have no vector yet and index them; how many."""
+    async def sync(self, user_id: str, progress: PhaseProgress | None = None) -> int:
+        """Embed the user's chunks that have no vector yet and index them; how many.
+
+        `progress` hears ("model", 0, 0) while the model loads (its first embedding, the
+        dimension probe, may take seconds), then ("embedding", done, total) per batch."""
+        if progress is not None and self._table is None:
+            progress("model", 0, 0)
         name, dim = await self.table()
         embedded = 0
         async with self._user_locks.setdefault(user_id, asyncio.Lock()):
+            total = await self._store.count_missing(user_id, self.model)
+            if progress is not None:
+                progress("embedding", 0, total)
             while True:
                 todo = await self._store.missing(user_id, self.model, self._batch * 8)
                 if not todo:
@@ -106,6 +120,9 @@ class VectorIndex:
                     packed = {digest: pack(v, dim) for (digest, _), v in pairs}
                     await self._store.store(self.model, dim, packed)
                     embedded += len(part)
+                    if progress is not None:  # chunks may arrive meanwhile: total grows
+                        total = max(total, embedded)
+                        progress("embedding", embedded, total)
             await self._store.fill(user_id, self.model, name)
         return embedded
 
