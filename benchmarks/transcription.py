@@ -6,10 +6,14 @@ pauses) and encoded as WAV, MP3 and OGG/Opus. For each, three timings, medians o
 
 - decode: PyAV alone, the file to 16 kHz mono PCM (what roost adds in front of the engine);
 - engine: PocketSphinx alone on that PCM, cut at pauses as the provider does (the baseline);
-- total: the provider end to end, as `POST /api/transcription` runs it.
+- in-process: the engine's provider end to end in this process (how roost ran it before
+  the speech worker);
+- worker: the provider `POST /api/transcription` runs now, decoding and transcribing in a
+  warm worker process (the upload passed as a descriptor, the transcript sent back).
 
-It prints the real-time factor (audio seconds ÷ processing seconds; higher is faster) and
-decode ÷ engine.
+It prints the real-time factor (audio seconds ÷ processing seconds; higher is faster),
+decode ÷ engine and worker ÷ in-process, and what a worker costs to start (a new process
+and PocketSphinx's model: the price a process per request would pay on every job).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
+import resource
 import statistics
 import sys
 import tempfile
 import time
 import wave
+from collections.abc import Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fixtures live in tests/
@@ -30,7 +37,10 @@ from benchmarks._figures import Figure, Size
 from roost.config import SpeechSettings
 from roost.core.speech import BYTES_PER_SECOND, SpeechOptions
 from roost.providers.speech.audio import AudioReader
+from roost.providers.speech.base import SpeechProvider
+from roost.providers.speech.isolated import IsolatedSpeechProvider
 from roost.providers.speech.pocketsphinx import PocketSphinxProvider, _Utterances
+from roost.providers.speech.supervisor import WorkerSpec
 from tests.audio import FOX, TWO_SENTENCES, WEATHER_ESPEAK, encoded
 
 SIZES: dict[Size, dict[str, float]] = {
@@ -83,10 +93,36 @@ def engine(provider: PocketSphinxProvider, pcm: bytes) -> tuple[float, str]:
     return elapsed, " ".join(s.text for s in utterances.segments)
 
 
-def total(provider: PocketSphinxProvider, data: bytes, name: str) -> float:
+def _cpu(pids: Iterable[int]) -> float:
+    """CPU seconds used so far by this process and `pids` (the speech workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    used = own.ru_utime + own.ru_stime
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def timed(provider: SpeechProvider, data: bytes, name: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one transcription (the worker's CPU included)."""
+    pids = sorted(provider.pool.pids) if isinstance(provider, IsolatedSpeechProvider) else []
+    cpu = _cpu(pids)
     started = time.perf_counter()
     asyncio.run(provider.transcribe(io.BytesIO(data), name, SpeechOptions()))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu(pids) - cpu
+
+
+def total(provider: SpeechProvider, data: bytes, name: str) -> float:
+    return timed(provider, data, name)[0]
+
+
+def worker_start(data: bytes) -> float:
+    """A short file on a new worker: the process and the model are started for it."""
+    worker = IsolatedSpeechProvider(WorkerSpec("pocketsphinx", SpeechSettings()), 1)
+    try:
+        return total(worker, data, "fox.wav")
+    finally:
+        asyncio.run(worker.close())
 
 
 def measure(seconds: float, rounds: float) -> list[Figure]:
@@ -102,20 +138,35 @@ def measure(seconds: float, rounds: float) -> list[Figure]:
     audio_seconds = (len(wav) - 44) / BYTES_PER_SECOND
     provider = PocketSphinxProvider(SpeechSettings())
     engine(provider, b"\0" * BYTES_PER_SECOND)  # load the model outside the timings
+    worker = IsolatedSpeechProvider(WorkerSpec("pocketsphinx", SpeechSettings()), 1)
+    fox = FOX.read_bytes()
+    total(worker, fox, "fox.wav")  # started and warm, as in a running server
     print(f"recording: {audio_seconds:.1f} s of speech and pauses; {rounds} rounds, medians")
-    head = ("format", "size", "decode", "engine", "total", "RTF", "decode/engine")
-    print("{:6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>14}".format(*head))
+    # w/in: worker ÷ in-process, the median of each round's ratio (the rounds alternate),
+    # in wall time and in CPU time (the worker's included), which load on the machine
+    # disturbs far less.
+    head = ("format", "size", "decode", "engine", "in-proc", "worker", "RTF", "dec/eng")
+    print("{:6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8}  w/in wall  w/in CPU".format(*head))
     for kind, data in files.items():
-        decodes, engines, totals = [], [], []
+        decodes, engines, inprocs, totals, walls, cpus = [], [], [], [], [], []
         for _ in range(int(rounds)):
             took, pcm = decode(data, f"recording.{kind}")
             decodes.append(took)
             engines.append(engine(provider, pcm)[0])
-            totals.append(total(provider, data, f"recording.{kind}"))
-        d, e, t = (statistics.median(x) for x in (decodes, engines, totals))
+            inproc = timed(provider, data, f"recording.{kind}")
+            isolated = timed(worker, data, f"recording.{kind}")
+            inprocs.append(inproc[0])
+            totals.append(isolated[0])
+            walls.append(isolated[0] / inproc[0])
+            cpus.append(isolated[1] / inproc[1])
+        d, e, i, t, w, c = map(statistics.median, (decodes, engines, inprocs, totals, walls, cpus))
         print(
-            f"{kind:6} {len(data) / 1e6:7.2f}M {d:7.3f}s {e:7.3f}s {t:7.3f}s "
-            f"{audio_seconds / t:6.1f}x {d / e:13.3f}"
+            f"{kind:6} {len(data) / 1e6:7.2f}M {d:7.3f}s {e:7.3f}s {i:7.3f}s {t:7.3f}s "
+            f"{audio_seconds / t:5.1f}x {d / e:8.3f} {w:10.3f} {c:9.3f}"
+        )
+        found.append(Figure(f"transcription {kind}: worker ÷ in-process, wall", w))
+        found.append(
+            Figure(f"transcription {kind}: worker ÷ in-process, CPU", c, target="value <= 1.05")
         )
         # RTF: audio seconds per processing second; baseline: the engine alone on PCM.
         found.append(
@@ -130,7 +181,12 @@ def measure(seconds: float, rounds: float) -> list[Figure]:
         found.append(
             Figure(f"transcription {kind}: decode ÷ engine", d / e, target="value <= 0.05")
         )
+    cold = statistics.median(worker_start(fox) for _ in range(int(rounds)))
+    warm = total(worker, fox, "fox.wav")
+    print(f"fox.wav (3 s) on a new worker: {cold:.3f}s; on a warm one: {warm:.3f}s")
+    found.append(Figure("speech worker start + first job", cold, "s", warm))
     asyncio.run(provider.close())
+    asyncio.run(worker.close())
     return found
 
 
