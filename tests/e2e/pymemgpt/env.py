@@ -4,7 +4,7 @@ pymemgpt cannot be a `test` extra: its own requirements (numpy<2, httpx<0.26, ch
 lancedb, all of llama-index) conflict with roost's, and pip has no per-requirement
 --no-deps. So the first test that needs it makes `<venv>/pymemgpt-client-<hash>/`
 with `python -m venv` and installs requirements.txt there with `--no-deps` (about 50
-small wheels, ~150 MB, a minute on a slow line); later runs reuse it. The hash covers
+wheels, about 300 MB with pandas and numpy, a minute or two); later runs reuse it. The hash covers
 requirements.txt, so changing a pin makes a fresh one. Delete the folder to rebuild.
 """
 
