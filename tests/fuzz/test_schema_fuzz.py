@@ -24,11 +24,17 @@ import pytest
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
+from tests import backend
 from tests.conftest import free_port
 from tests.e2e.conftest import Server
 from tests.fuzz.schemas import SCHEMAS, Schema
 
-pytestmark = [pytest.mark.e2e, pytest.mark.model]
+# The model's grammar path is the same on either database: once, on the SQLite run.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.model,
+    backend.sqlite_only("grammars do not touch the database"),
+]
 
 EXAMPLES = int(os.environ.get("ROOST_SCHEMA_FUZZ_EXAMPLES", "40"))
 MODES = st.sampled_from(["required", "auto", "json"])
