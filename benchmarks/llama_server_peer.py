@@ -34,10 +34,17 @@ default, which roost uses; the server's own default (True) keeps logits for ever
 token (slower prompts, a 2048 x 49152 float buffer); `--peer-logits-all` keeps it.
 
 Extra buffer types (AMX): on a CPU that advertises AMX but faults on it, roost loads
-models without llama.cpp's extra buffer types (src/roost/providers/llamacpp_cpu.py), and
-an unpatched llama_cpp.server dies with SIGSEGV on the first long prompt. By default
-(`--extra-bufts auto`) the peer is started the way roost loads the model on this CPU,
-through benchmarks/_peer_server.py; `--extra-bufts default` runs the peer as shipped.
+models without llama.cpp's extra buffer types (src/roost/providers/llamacpp_cpu.py); an
+unpatched llama_cpp.server would die with SIGSEGV on the first long prompt (the last
+prompt here is 450 tokens, past the 128-token batch roost's probe uses). By default
+(`--extra-bufts auto`) the peer is started the way roost loads the model on this CPU
+(roost's own probe decides), through benchmarks/_peer_server.py, and the output says
+which; `--extra-bufts default` runs the peer as shipped, `off` always without them.
+Elsewhere (no AMX) both load the model with llama.cpp's defaults.
+
+On a machine shared with other work, llama.cpp's threads (OpenMP, all CPUs by default)
+suffer badly when another process takes a CPU; the per-round lines and the spread of
+the per-round ratios show how much. `--threads 1` is less sensitive to that.
 """
 
 from __future__ import annotations

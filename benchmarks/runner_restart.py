@@ -6,7 +6,9 @@ first request, then per round: times small requests on the warm runner (the base
 finds the runner among the server's descendants (/proc), kills it with SIGKILL and at once
 sends the same small request (`POST /v1/chat/completions`, not streamed, 8 tokens), again
 after each failure (10 ms apart), until one is answered with 200 and content. The
-restart path is the time from the kill to that answer; ratio = restart ÷ warm request.
+restart path is the time from the kill to that answer (so it includes the supervisor's
+noticing the death, its backoff before a restart, the new process's start and model
+load); ratio = restart ÷ warm request. The output lists what the failed attempts got.
 
 Rounds are `--gap` seconds apart (default: 1 s more than the 30 s a runner must live for
 roost's supervisor to count it healthy), so every kill is a first crash, not one of a
@@ -76,7 +78,11 @@ def answered(client: httpx.Client) -> tuple[bool, str]:
     except httpx.TransportError as exc:
         return False, type(exc).__name__
     if response.status_code != 200:
-        return False, f"HTTP {response.status_code}"
+        try:
+            reason = str(response.json()["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            reason = response.text
+        return False, f"HTTP {response.status_code} ({reason[:80]})"
     try:
         content = response.json()["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
