@@ -7,6 +7,7 @@ import os
 import signal
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,19 @@ async def test_json_output_is_checked_against_bounds_the_grammar_could_not_hold(
     )
     with pytest.raises(ProviderError, match=r"breaks its schema: .*minLength"):
         _ = [e async for e in provider.stream(request)]
+
+
+async def test_a_request_sent_to_a_runner_that_just_died_goes_to_the_next_one(
+    provider: RunnerProvider,
+) -> None:
+    pid = (await provider.load()).pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)  # dead, and this event loop has not yet read the end of its channel
+    request = ChatRequest(QUESTION, GenerationOptions(max_tokens=5, temperature=0.0))
+    async with asyncio.timeout(60):
+        events = [e async for e in provider.stream(request)]
+    assert isinstance(events[-1], Finish)  # answered, not "model process crashed"
+    status = provider.status()
+    assert status.restarts == 1
+    assert status.pid != pid

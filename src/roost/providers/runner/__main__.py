@@ -54,6 +54,8 @@ class Runner:
                 if task is not None:
                     task.cancel()
                 continue
+            # Said at once: a request the runner never saw can safely go to its successor.
+            self.send({"id": request_id, "ev": "accepted"})
             task = asyncio.create_task(self._handle(op, request_id, frame))
             self._tasks[request_id] = task
             task.add_done_callback(self._forget)

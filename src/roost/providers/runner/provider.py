@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.config import ModelSettings, Settings
-from roost.core.errors import ConfigError, RoostError
+from roost.core.errors import ConfigError, ProviderError, RoostError
 from roost.providers import llamacpp_cpu
 from roost.providers.base import (
     ChatMessage,
@@ -113,28 +113,44 @@ class RunnerProvider:
             yield protocol.decode_event(item)
 
     async def _call(self, frame: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
-        """Send one request; yield its event frames until `end`, raising its error."""
-        process = await self._supervisor.process()
-        queue: asyncio.Queue[dict[str, Any] | RoostError] = asyncio.Queue()
-        request_id = process.open(queue.put_nowait)
-        ended = False
-        try:
-            process.send({**frame, "id": request_id})
-            while True:
-                item = await queue.get()
-                if isinstance(item, RoostError):
+        """Send one request; yield its event frames until `end`, raising its error.
+
+        A request sent to a runner that died before it said `accepted` (it reached the
+        channel in the moment between the death and the server noticing) goes once more
+        to the runner that replaces it: that one never saw it, so nothing is repeated."""
+        for attempt in (1, 2):
+            process = await self._supervisor.process()
+            queue: asyncio.Queue[dict[str, Any] | RoostError] = asyncio.Queue()
+            request_id = process.open(queue.put_nowait)
+            accepted = ended = False
+            try:
+                try:
+                    process.send({**frame, "id": request_id})
+                except ProviderError:
                     ended = True
-                    raise item
-                kind = item.get("ev")
-                if kind == "end":
-                    ended = True
-                    return
-                if kind == "error":
-                    ended = True
-                    raise protocol.decode_error(item)
-                yield item
-        finally:
-            process.finish(request_id, cancel=not ended)
+                    if attempt == 2:
+                        raise
+                    continue  # its channel closed already: the next runner
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, RoostError):
+                        ended = True
+                        if not accepted and attempt == 1:
+                            break  # unseen: once more, on the next runner
+                        raise item
+                    kind = item.get("ev")
+                    if kind == "accepted":
+                        accepted = True
+                    elif kind == "end":
+                        ended = True
+                        return
+                    elif kind == "error":
+                        ended = True
+                        raise protocol.decode_error(item)
+                    else:
+                        yield item
+            finally:
+                process.finish(request_id, cancel=not ended)
 
     async def _result(self, frame: dict[str, Any]) -> Any:
         value: Any = None
