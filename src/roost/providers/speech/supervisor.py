@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any, BinaryIO
 from roost.config import SpeechSettings
 from roost.core.errors import ProviderError
 from roost.core.speech import Transcript
+from roost.providers.exits import describe_exit
 from roost.providers.speech.base import Cancelled
 from roost.providers.speech.ipc import Channel, Closed, decode_error, decode_transcript
 
@@ -55,17 +55,6 @@ class WorkerSpec:
         return json.dumps(
             {"kind": self.kind, "speech": speech, "model_path": path, "memory_mb": self.memory_mb}
         )
-
-
-def _cause(returncode: int | None) -> str:
-    if returncode is None:
-        return "no exit status"
-    if returncode < 0:
-        try:
-            return signal.Signals(-returncode).name
-        except ValueError:
-            return f"signal {-returncode}"
-    return f"exit code {returncode}"
 
 
 class _Process:
@@ -103,7 +92,7 @@ class _Process:
         if self.popen.poll() is None:
             self.popen.kill()
         self.channel.sock.close()
-        return _cause(self.popen.wait())
+        return describe_exit(self.popen.wait())
 
     def stop(self) -> None:
         """Closing its socket is its signal to exit."""
@@ -240,7 +229,7 @@ class WorkerPool:
         if kill:
             return process.kill()
         process.stop()
-        return _cause(process.popen.returncode)
+        return describe_exit(process.popen.returncode)
 
     def close(self) -> None:
         with self._lock:
