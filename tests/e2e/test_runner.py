@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,18 +37,6 @@ def runner_pids(server: Server) -> list[int]:
 
 def maps_of(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    home = tmp_path / "home"
-    home.mkdir()
-    instance = Server(home, free_port())
-    instance.start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
 
 
 def roost_models(server: Server) -> str:
