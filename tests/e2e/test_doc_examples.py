@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import backend
 from tests.conftest import free_port
 from tests.e2e.conftest import PASSWORD, Server
 
@@ -104,7 +105,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     secrets.write_text(f'[consumers]\nmobile-app = "{CONSUMER}"\nzapier = "{OTHER}"\n')
     secrets.chmod(0o600)
     instance = Server(home, free_port())
-    instance.start()
+    instance.start(backend.dedicated_env("docs"))  # per-test resets must not empty it
     try:
         yield instance
     finally:

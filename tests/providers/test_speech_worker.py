@@ -41,7 +41,7 @@ def _gone(pid: int, wait: float = 10.0) -> bool:
     while time.monotonic() < deadline:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone between lookup and read
             return True
         if state == "Z":
             return True

@@ -120,6 +120,9 @@ class RuntimeStatus:
     restarts: int  # processes that died and were replaced since the server started
     last_error: str | None  # why the last one died, or why the model is unavailable
     rss_bytes: int | None
+    slots: int = 0  # sequences the runner decodes in one batch ([models.NAME] parallel)
+    slots_busy: int = 0  # generating now
+    queued: int = 0  # waiting for a slot
 
 
 @runtime_checkable

@@ -35,7 +35,7 @@ def isolation(env: Env, request: pytest.FixtureRequest) -> ToolContext:
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone between the lookup and the read
         return False
     return state != "Z"  # a zombie is dead, only not yet reaped by its new parent
 
