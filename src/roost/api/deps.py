@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from roost.api.credentials import presented_key
 from roost.api.limits import trust
+from roost.core import requester
 from roost.core.errors import InvalidRequest
 from roost.services.auth import Principal
 from roost.services.container import Services
@@ -43,6 +44,7 @@ async def authenticate(conn: HTTPConnection, services: Services) -> Principal:
         address=client.host if client is not None else "",
     )
     trust(conn)
+    requester.current.set(principal.user.id)  # whose turn shares a model's slots
     return principal
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from roost.config.metrics import MetricsSettings as MetricsSettings
 from roost.config.section import _Section as _Section
 from roost.config.speech import SpeechSettings as SpeechSettings
 from roost.config.tools import BUILTIN_TOOLS as BUILTIN_TOOLS
@@ -40,6 +41,11 @@ class ServerSettings(_Section):
         description="Host header names accepted besides the bind address and localhost",
     )
     use_ssl: bool = Field(False, description="Serve HTTPS with a self-signed certificate")
+
+    @property
+    def loopback(self) -> bool:
+        """Bound to this machine only: one local user, as far as defaults go."""
+        return self.bind in {"::1", "localhost"} or self.bind.startswith("127.")
 
 
 class AuthSettings(_Section):
@@ -75,6 +81,23 @@ class LimitSettings(_Section):
         ge=0,
         description="SSE and WebSocket streams open at once per API key; 0: off; unset: off "
         "on a loopback bind, 8 otherwise",
+    )
+    slots_per_user: int | None = Field(
+        None,
+        ge=1,
+        description="Slots of one local model ([models.NAME] parallel) one API key's user may "
+        "hold at once; the rest wait while others go ahead; unset: all on a loopback bind, "
+        "half (at least 1) otherwise",
+    )
+    slot_wait_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request waits for a busy local model's slot (then 503); "
+        "streams get keep-alives meanwhile",
+    )
+    max_waiting: int = Field(
+        64, ge=0, le=100_000, description="Requests that may wait for one local model (then 429)"
     )
     header_timeout: float = Field(
         10.0, gt=0, le=600, description="Seconds a client has to send a request's headers"
@@ -240,6 +263,13 @@ class ModelSettings(_Section):
     )
     n_ctx: int = Field(2048, ge=128, description="llamacpp: context window in tokens")
     n_threads: int | None = Field(None, ge=1, description="llamacpp: threads (unset: all cores)")
+    parallel: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="llamacpp: requests decoded together in one batch; each has the whole "
+        "n_ctx window, so the KV cache takes parallel x n_ctx tokens",
+    )
     model: str | None = Field(None, description="Remote providers: the upstream model name")
     base_url: str | None = Field(None, description="Remote providers: API base URL")
     api_key: str | None = Field(
@@ -315,6 +345,7 @@ class Settings(_Section):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @model_validator(mode="after")

@@ -63,6 +63,7 @@ class ReasoningChunk:
 class UsageChunk:
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens whose K/V a local model kept from before
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,6 +166,7 @@ def encode_event(request_id: int, event: ProviderEvent) -> dict[str, Any]:
             "ev": "usage",
             "prompt": event.prompt_tokens,
             "completion": event.completion_tokens,
+            "cached": event.cached_tokens,
         }
     return {"id": request_id, "ev": "finish", "reason": event.reason}
 
@@ -179,7 +180,7 @@ def decode_event(frame: dict[str, Any]) -> ProviderEvent:
     if kind == "call":
         return ToolCallChunk(frame["call_id"], frame["name"], frame["arguments"])
     if kind == "usage":
-        return UsageChunk(frame["prompt"], frame["completion"])
+        return UsageChunk(frame["prompt"], frame["completion"], int(frame.get("cached", 0)))
     if kind == "finish":
         return Finish(frame["reason"])
     raise ProtocolError(f"unknown event {kind!r}")

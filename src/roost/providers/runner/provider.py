@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from roost.config import ModelSettings, Settings
+from roost.core import requester
 from roost.core.errors import ProviderError, RoostError
 from roost.providers import llamacpp_cpu
 from roost.providers.base import (
@@ -25,6 +27,7 @@ from roost.providers.base import (
 )
 from roost.providers.llamacpp import gguf_problem, model_path
 from roost.providers.runner import protocol
+from roost.providers.runner.admission import Admission
 from roost.providers.runner.process import RunnerProcess
 from roost.providers.runner.statefile import StateFile
 from roost.providers.runner.supervisor import Supervisor
@@ -41,6 +44,7 @@ class RunnerProvider:
         *,
         home: Path | None = None,
         python: str = sys.executable,
+        admission: Admission | None = None,
     ) -> None:
         self.name = name
         self._settings = settings
@@ -55,10 +59,28 @@ class RunnerProvider:
         }
         # `python`: the runner's interpreter (tests pass a stand-in that crashes).
         self._supervisor = Supervisor(name, spec, on_change=self._changed, python=python)
+        # Chats beyond the runner's slots wait here, not in the runner: the server knows
+        # who asks, so it can be fair between users.
+        self._admission = admission or Admission(
+            name, settings.parallel, per_user=settings.parallel, max_queued=64, max_wait=120.0
+        )
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> RunnerProvider:
-        return cls(name, model, model_path(name, model, settings), home=settings.home)
+        limits = settings.limits
+        per_user = limits.slots_per_user
+        if per_user is None:
+            local = settings.server.loopback
+            per_user = model.parallel if local else max(1, model.parallel // 2)
+        admission = Admission(
+            name,
+            model.parallel,
+            per_user=per_user,
+            max_queued=limits.max_waiting,
+            max_wait=limits.slot_wait_seconds,
+        )
+        path = model_path(name, model, settings)
+        return cls(name, model, path, home=settings.home, admission=admission)
 
     def _changed(self) -> None:
         if self._statefile is not None:
@@ -77,7 +99,12 @@ class RunnerProvider:
         return self._supervisor.ready
 
     def status(self) -> RuntimeStatus:
-        return self._supervisor.status()
+        return replace(
+            self._supervisor.status(),
+            slots=self._admission.slots,
+            slots_busy=self._admission.busy,
+            queued=self._admission.queued,
+        )
 
     async def probe(self) -> str | None:
         """The GGUF file is there and readable; loading it is the first request's job."""
@@ -89,8 +116,9 @@ class RunnerProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         frame = {"op": "chat", "request": protocol.encode_request(request)}
-        async for item in self._call(frame):
-            yield protocol.decode_event(item)
+        async with self._admission.slot(requester.current.get()):
+            async for item in self._call(frame):
+                yield protocol.decode_event(item)
 
     async def _call(self, frame: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         """Send one request; yield its event frames until `end`, raising its error.

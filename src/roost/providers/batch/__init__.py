@@ -1,0 +1,1 @@
+"""Continuous batching for llama.cpp models, inside the model's runner process."""
