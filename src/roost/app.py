@@ -26,16 +26,19 @@ from roost.api.llamachat import register_errors as register_llamachat_errors
 from roost.api.llamachat import router as llamachat_router
 from roost.api.memgpt import register_errors as register_memgpt_errors
 from roost.api.memgpt import router as memgpt_router
+from roost.api.metrics import router as metrics_router
 from roost.api.native import router as native_router
 from roost.api.openai import chat_route as openai_chat_route
 from roost.api.openai import described as openai_described
 from roost.api.openai import register_errors as register_openai_errors
 from roost.api.openai import router as openai_router
 from roost.api.openapi import install as install_openapi
+from roost.api.request_metrics import RequestMetrics
 from roost.api.ui import router as ui_router
 from roost.api.uploads import upload_limits
 from roost.config import Settings
 from roost.core.errors import ConfigError
+from roost.core.metrics import Metrics
 from roost.providers.registry import ProviderRegistry
 from roost.services.container import (
     Services,
@@ -48,13 +51,26 @@ log = logging.getLogger("roost")
 LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
+def is_loopback(bind: str) -> bool:
+    return bind in LOOPBACK_BINDS or bind.startswith("127.")
+
+
 def check_settings(settings: Settings) -> None:
     """Refuse combinations that would be unsafe, before anything listens."""
     bind = settings.server.bind
-    if not settings.auth.required and bind not in LOOPBACK_BINDS and not bind.startswith("127."):
+    if not settings.auth.required and not is_loopback(bind):
         raise ConfigError(
             f"[auth] required = false is only allowed on a loopback bind address, not '{bind}' "
             f"(in {settings.config_path} or ROOST_AUTH_REQUIRED)"
+        )
+    metrics = settings.metrics
+    if metrics.port and not is_loopback(metrics.bind) and not metrics.allow_remote:
+        # That listener asks for no key: anyone who reaches the address reads the metrics.
+        raise ConfigError(
+            f"[metrics] bind = '{metrics.bind}' is not a loopback address, and the metrics "
+            "listener asks for no key: set [metrics] allow_remote = true if only your "
+            f"monitoring can reach it, or scrape /metrics on the main port with the admin key "
+            f"(in {settings.config_path} or ROOST_METRICS_BIND)"
         )
 
 
@@ -67,6 +83,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. `providers` lets tests install scripted models in the registry."""
     check_settings(settings)
+    metrics = Metrics()  # this app's own registry: apps in one process count apart
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +98,7 @@ def create_app(
             admin_password=password,
             providers=registry,
             replica=f"{socket.gethostname()}:{settings.server.bind}:{settings.server.port}",
+            metrics=metrics,
         )
         app.state.services = services
         try:
@@ -111,6 +129,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.metrics = metrics
     errors.install(app)
     install_openapi(app, declared=[openai_described])
     register_kernel2_errors()
@@ -132,6 +151,7 @@ def create_app(
     register_llamachat_errors()
     app.include_router(llamachat_router, dependencies=single)
     app.include_router(ui_router)
+    app.include_router(metrics_router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -155,4 +175,7 @@ def create_app(
         extra=settings.server.allowed_hosts,
         origins=settings.server.cors_origins,
     )
+    # Outermost: it sees every answer, the Host check's and the rate limit's included.
+    routes = {openai_chat_route.path: openai_chat_route}
+    app.add_middleware(RequestMetrics, metrics=metrics, fast_routes=routes)
     return app

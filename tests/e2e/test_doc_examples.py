@@ -1,7 +1,8 @@
 """Every curl example in docs/*.md and README.md, run as written against a real server.
 
 The examples are taken from the markdown: `$PW`, `$KEY` and MemGPT's `ilovellms` become the
-admin password, the documented host and port this server's, and the ids the docs show
+admin password, the documented host and port this server's (9464: its `[metrics]`
+listener's), and the ids the docs show
 (sessions, conversations, agents, roles) ids made here. `curl … -d X` repeats the example
 before it with another body. Each must answer below 500 and with the documented status:
 the one shown (`HTTP/1.1 404 …`), else a 4xx for an error body, else a 2xx.
@@ -99,13 +100,20 @@ EXAMPLES = _examples()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def metrics_port() -> int:
+    """The server's `[metrics]` listener: the docs' 127.0.0.1:9464."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, metrics_port: int) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("home")
     secrets = home / "secrets.toml"
     secrets.write_text(f'[consumers]\nmobile-app = "{CONSUMER}"\nzapier = "{OTHER}"\n')
     secrets.chmod(0o600)
     instance = Server(home, free_port())
-    instance.start(backend.dedicated_env("docs"))  # per-test resets must not empty it
+    env = {**backend.dedicated_env("docs"), "ROOST_METRICS_PORT": str(metrics_port)}
+    instance.start(env)  # a database of its own: per-test resets must not empty it
     try:
         yield instance
     finally:
@@ -140,9 +148,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where
 
 
-def _runnable(example: Example, server: Server, ids: dict[str, str]) -> str:
+def _runnable(example: Example, server: Server, ids: dict[str, str], metrics_port: int) -> str:
     command = example.command.replace("ilovellms", PASSWORD)
     command = re.sub(r"(https?://)?(localhost|127\.0\.0\.1):(31327|7777)", server.url, command)
+    command = command.replace("127.0.0.1:9464", f"127.0.0.1:{metrics_port}")
     for shown, real in ids.items():
         command = command.replace(shown, real)
     return command + " -s -o response.out -w '%{http_code}' --max-time 300"
@@ -156,7 +165,7 @@ def test_the_docs_have_examples() -> None:
 
 @pytest.mark.timeout(1800)
 def test_every_curl_example_in_the_docs_works_as_written(
-    server: Server, ids: dict[str, str], workdir: Path
+    server: Server, ids: dict[str, str], workdir: Path, metrics_port: int
 ) -> None:
     env = {**os.environ, "PW": PASSWORD, "KEY": PASSWORD}
     failures: list[str] = []
@@ -165,7 +174,7 @@ def test_every_curl_example_in_the_docs_works_as_written(
             continue
         if "/api/queue/1" in example.command:  # documented: once answered, 404
             _wait_for_an_empty_queue(server)
-        command = _runnable(example, server, ids)
+        command = _runnable(example, server, ids, metrics_port)
         result = subprocess.run(
             ["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True
         )

@@ -18,6 +18,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from roost.cli.deferred import DeferredApp
 from roost.cli.errors import EXIT_ERROR, config_failure
+from roost.cli.metrics_listener import MetricsListener
 from roost.cli.redact import Redact
 from roost.cli.serve import LISTENING, LogLevel, format_url
 from roost.cli.slowclients import guarded_protocol
@@ -26,6 +27,8 @@ from roost.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from roost.core.metrics import Metrics
 
 log = logging.getLogger("roost")
 # The cyclic garbage collector, tuned for a long-running server. With the default gen0
@@ -166,7 +169,21 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
             return None
         return services.consumers.reload()  # type: ignore[no-any-return]
 
-    server = RoostServer(config, scheme="https" if cert else "http", on_hangup=reload)
+    def metrics() -> Metrics | None:
+        app = catchers[0].app if catchers else None
+        return getattr(getattr(app, "state", None), "metrics", None)
+
+    listener = None
+    if settings.metrics.port:
+        try:
+            listener = MetricsListener(settings, metrics)
+        except OSError as exc:
+            where = f"{settings.metrics.bind}:{settings.metrics.port}"
+            typer.echo(f"roost: cannot listen for metrics on {where} ([metrics]): {exc}", err=True)
+            raise typer.Exit(EXIT_ERROR) from None
+    server = RoostServer(
+        config, scheme="https" if cert else "http", on_hangup=reload, metrics=listener
+    )
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits this way when binding fails
@@ -189,9 +206,11 @@ class RoostServer(uvicorn.Server):
         config: uvicorn.Config,
         scheme: str,
         on_hangup: Callable[[], Coroutine[Any, Any, object] | None] | None = None,
+        metrics: MetricsListener | None = None,
     ) -> None:
         super().__init__(config)
         self.scheme = scheme
+        self._metrics = metrics  # the [metrics] listener, started and stopped with this one
         self._on_hangup = on_hangup
         self._reloads: set[asyncio.Task[object]] = set()
 
@@ -211,3 +230,11 @@ class RoostServer(uvicorn.Server):
         port = self.servers[0].sockets[0].getsockname()[1]
         url = format_url(self.scheme, self.config.host, port)
         print(f"{LISTENING} {url} (Ctrl-C to stop)", file=sys.stdout, flush=True)
+        if self._metrics is not None:
+            await self._metrics.start()
+            print(f"roost metrics on {self._metrics.url}", file=sys.stdout, flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._metrics is not None:
+            await self._metrics.stop()
+        await super().shutdown(sockets)

@@ -7,9 +7,10 @@ kept and answered once even if the client leaves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from roost.core import clock
 from roost.core.errors import InvalidRequest, ProviderError, RoostError
 from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
 from roost.core.ids import new_uuid
+from roost.core.metrics import Metrics
 from roost.core.records import Message, Role, User
 from roost.providers.base import (
     ChatMessage,
@@ -33,7 +35,7 @@ from roost.providers.base import (
 from roost.providers.registry import ProviderRegistry
 from roost.services.generation import Collected, merge_options, model_events
 from roost.services.memory_context import MemoryContext, with_memory
-from roost.services.turns import TurnService
+from roost.services.turns import TurnService, outcome
 
 MAX_EMBED_INPUTS = 2048
 log = logging.getLogger(__name__)
@@ -82,7 +84,9 @@ class CompletionService:
         turns: TurnService,
         roles: RoleLookup | None = None,
         memory: MemoryContext | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._memory = memory
         self._settings = settings
         self._providers = providers
@@ -172,7 +176,7 @@ class CompletionService:
         if request.session_id is not None:
             events = await self._stored(user, model, request, chat)
         else:
-            events = _stateless(model, provider, chat)
+            events = _stateless(model, provider, chat, self._metrics)
         return Completion(completion_id, created, model, request.session_id, events)
 
     async def _stored(
@@ -229,12 +233,29 @@ async def _without_start(events: AsyncIterator[TurnEvent]) -> AsyncIterator[Turn
 
 
 async def _stateless(
-    model: str, provider: ChatProvider, chat: ChatRequest
+    model: str, provider: ChatProvider, chat: ChatRequest, metrics: Metrics | None = None
 ) -> AsyncIterator[TurnEvent]:
     """Generate in the caller's task: if the caller stops reading, the model stops."""
+    started = time.perf_counter()
+    final: TurnDone | TurnFailed | None = None
+    try:
+        async with contextlib.aclosing(_generate(model, provider, chat, metrics)) as events:
+            async for event in events:
+                if isinstance(event, TurnDone | TurnFailed):
+                    final = event
+                yield event
+    finally:
+        if metrics is not None:  # no final event: the caller stopped reading
+            seconds = time.perf_counter() - started
+            metrics.turn(model, outcome(final) if final else "cancelled", seconds)
+
+
+async def _generate(
+    model: str, provider: ChatProvider, chat: ChatRequest, metrics: Metrics | None
+) -> AsyncGenerator[TurnEvent, None]:
     out = Collected()
     try:
-        async for event in model_events(provider, chat, out):
+        async for event in model_events(provider, chat, out, metrics):
             yield event
     except RoostError as exc:
         code = "provider_error" if isinstance(exc, ProviderError) else exc.code

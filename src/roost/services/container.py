@@ -11,6 +11,7 @@ from roost.config import (  # re-exported: the app and the CLI find them here
     generate_admin_password,
 )
 from roost.core.errors import ConfigError, ModelNotFound, Unavailable
+from roost.core.metrics import Metrics
 from roost.providers.base import EmbeddingProvider
 from roost.providers.fetch import WebFetcher
 from roost.providers.registry import ProviderRegistry
@@ -83,6 +84,7 @@ class Services:
     transcription: TranscriptionService
     streams: StreamService
     leases: LeaseService
+    metrics: Metrics | None = None
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.heartbeat.close()
@@ -134,19 +136,35 @@ def memory_vectors(
     return VectorIndex(store, provider, f"{name}:{upstream}")
 
 
+def watch(metrics: Metrics, models: ModelService, inbox: InboxService) -> None:
+    """What /metrics reads when scraped: the model runners, the inbox's depth."""
+    metrics.watch_runtimes(models.supervised)
+
+    async def inbox_depth() -> None:
+        metrics.set_inbox_depth(await inbox.depth())
+
+    metrics.before_scrape("inbox", inbox_depth)
+
+
 async def build_services(
     settings: Settings,
     *,
     admin_password: str,
     providers: ProviderRegistry | None = None,
     replica: str | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """Open the database (migrating it), ensure the default user, build the services.
 
     `replica`: the server's stable identity among replicas (host:port), see LeaseService.
+    `metrics`: what the services record and /metrics reports (None: nothing is counted).
     """
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private by default
-    database = Database(settings.db_url, busy_timeout=settings.database_busy_timeout)
+    database = Database(
+        settings.db_url,
+        busy_timeout=settings.database_busy_timeout,
+        on_error=metrics.database_error if metrics is not None else None,
+    )
     await database.connect()
     try:
         users = UserRepository(database)
@@ -163,7 +181,7 @@ async def build_services(
         memory = MemoryService(settings, MemoryIndexRepository(database), vectors=vectors)
         approvals = ApprovalService(settings.tools.approval_timeout, ApprovalRepository(database))
         tools = ToolRegistry(settings, builtin_tools(WebFetcher()), memory)
-        loop = ToolLoop(tools, approvals, settings.tools)
+        loop = ToolLoop(tools, approvals, settings.tools, metrics)
         streams = StreamService(
             settings, StreamRepository(database), notifier_for(database, settings.db_url)
         )
@@ -180,6 +198,7 @@ async def build_services(
             loop=loop,
             streams=streams,
             leases=leases,
+            metrics=metrics,
         )
         auth = AuthService(
             keys,
@@ -192,12 +211,20 @@ async def build_services(
         roles = RoleService(RoleRepository(database))
         inbox_repo = InboxRepository(database)
         worker = InboxWorker(
-            settings.queue, inbox_repo, messages, users, turns, holder=leases.holder
+            settings.queue,
+            inbox_repo,
+            messages,
+            users,
+            turns,
+            holder=leases.holder,
+            metrics=metrics,
         )
         inbox = InboxService(settings, conversations, inbox_repo, worker)
         user_service = UserService(users, keys, on_revoke=auth.forget)
         heartbeat = HeartbeatService(settings, turns, memory, user_service, leases=leases)
         models = ModelService(registry)
+        if metrics is not None:
+            watch(metrics, models, inbox)
         return Services(
             settings=settings,
             database=database,
@@ -215,11 +242,13 @@ async def build_services(
             ),
             roles=roles,
             models=models,
-            completions=CompletionService(settings, registry, turns, roles, memory),
+            completions=CompletionService(settings, registry, turns, roles, memory, metrics),
             memory=memory,
             approvals=approvals,
             tools=tools,
-            agents=AgentService(settings, registry, AgentStore.on(database), leases=leases),
+            agents=AgentService(
+                settings, registry, AgentStore.on(database), leases=leases, metrics=metrics
+            ),
             inbox=inbox,
             preview=PreviewService(settings, conversations, inbox, registry, memory),
             heartbeat=heartbeat,
@@ -230,10 +259,11 @@ async def build_services(
                 is_admin_password=auth.is_admin_password,
                 on_change=auth.forget,
             ),
-            dialogue=DialogueService(turns, conversations, registry),
+            dialogue=DialogueService(turns, conversations, registry, metrics),
             transcription=TranscriptionService(settings),
             streams=streams,
             leases=leases,
+            metrics=metrics,
         )
     except BaseException:
         await database.close()

@@ -12,6 +12,7 @@ import logging
 from roost.core.errors import NotFound, RoostError, from_code
 from roost.core.events import TurnFailed
 from roost.core.ids import new_hex_id
+from roost.core.metrics import Metrics
 from roost.core.records import Conversation, Message, User
 from roost.providers.registry import ProviderRegistry
 from roost.services.conversations import DEFAULT_TITLE, ConversationService
@@ -23,8 +24,13 @@ log = logging.getLogger(__name__)
 
 class DialogueService:
     def __init__(
-        self, turns: TurnService, conversations: ConversationService, providers: ProviderRegistry
+        self,
+        turns: TurnService,
+        conversations: ConversationService,
+        providers: ProviderRegistry,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._turns = turns
         self._conversations = conversations
         self._providers = providers
@@ -66,7 +72,7 @@ class DialogueService:
             if first is None:
                 return
             _, provider = self._providers.get(model)
-            title = await write_title(provider, first)
+            title = await write_title(provider, first, self._metrics)
             await self._conversations.rename(user, public_id, title)
         except RoostError:  # the reply is saved and answered; a title is not worth failing
             log.warning("could not title conversation %s", public_id, exc_info=True)

@@ -5,6 +5,7 @@ Shared by stored turns and stateless completions, so both see the same event str
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,12 +13,14 @@ from typing import TypeVar
 
 from roost.config import ModelSettings
 from roost.core.events import ContentDelta, ReasoningDelta, ToolCall, TurnEvent, Usage
+from roost.core.metrics import Generation, Metrics
 from roost.core.records import TokenUsage
 from roost.providers.base import (
     ChatProvider,
     ChatRequest,
     Finish,
     GenerationOptions,
+    ProviderEvent,
     ReasoningChunk,
     TextChunk,
     ToolCallChunk,
@@ -41,30 +44,50 @@ class Collected:
 
 
 async def model_events(
-    provider: ChatProvider, request: ChatRequest, out: Collected
+    provider: ChatProvider, request: ChatRequest, out: Collected, metrics: Metrics | None = None
 ) -> AsyncIterator[TurnEvent]:
     """Run the provider; yield each event as a TurnEvent and record it in `out`.
 
-    Closing this iterator closes the provider stream, which stops generation.
+    Closing this iterator closes the provider stream, which stops generation. Every model
+    call of every dialect passes here, so `metrics` times and counts them here.
     """
+    meter = metrics.generation(provider.name) if metrics is not None else None
+    finish = "error"
     stream = provider.stream(request)
-    async with contextlib.aclosing(stream):
-        async for event in stream:
-            if isinstance(event, TextChunk):
-                out.text.append(event.text)
-                yield ContentDelta(event.text)
-            elif isinstance(event, ReasoningChunk):
-                out.reasoning.append(event.text)
-                yield ReasoningDelta(event.text)
-            elif isinstance(event, ToolCallChunk):
-                call = ToolCall(event.id, event.name, event.arguments)
-                out.calls.append(call)
-                yield call
-            elif isinstance(event, UsageChunk):
-                out.usage = TokenUsage(event.prompt_tokens, event.completion_tokens)
-                yield Usage(out.usage)
-            elif isinstance(event, Finish):
-                out.finish = event.reason
+    try:
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                if meter is not None:
+                    _measure(meter, event)
+                if isinstance(event, TextChunk):
+                    out.text.append(event.text)
+                    yield ContentDelta(event.text)
+                elif isinstance(event, ReasoningChunk):
+                    out.reasoning.append(event.text)
+                    yield ReasoningDelta(event.text)
+                elif isinstance(event, ToolCallChunk):
+                    call = ToolCall(event.id, event.name, event.arguments)
+                    out.calls.append(call)
+                    yield call
+                elif isinstance(event, UsageChunk):
+                    out.usage = TokenUsage(event.prompt_tokens, event.completion_tokens)
+                    yield Usage(out.usage)
+                elif isinstance(event, Finish):
+                    out.finish = event.reason
+        finish = out.finish
+    except (asyncio.CancelledError, GeneratorExit):
+        finish = "cancelled"  # the caller went away or stopped reading
+        raise
+    finally:
+        if meter is not None:
+            meter.end(finish)
+
+
+def _measure(meter: Generation, event: ProviderEvent) -> None:
+    if isinstance(event, UsageChunk):
+        meter.usage(event.prompt_tokens, event.completion_tokens)
+    elif not isinstance(event, Finish):  # text, reasoning or a tool call: a token came
+        meter.token()
 
 
 T = TypeVar("T")

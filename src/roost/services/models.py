@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 from dataclasses import dataclass
 
 from roost.core.errors import ModelNotFound
-from roost.providers.base import Supervised
+from roost.providers.base import RuntimeStatus, Supervised
 from roost.providers.registry import ProviderRegistry
 from roost.services.status import ModelStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,20 @@ class ModelService:
             for info in self.list()
             if info.state is not None
         ]
+
+    def supervised(self) -> builtins.list[tuple[str, RuntimeStatus]]:
+        """The status of each loaded model in a process of roost's (for /metrics): read,
+        not waited for, so a model that was never used is not started by a scrape."""
+        found: builtins.list[tuple[str, RuntimeStatus]] = []
+        for name in self._providers.names():
+            provider = self._providers.peek(name)
+            if not isinstance(provider, Supervised):
+                continue
+            try:
+                found.append((name, provider.status()))
+            except Exception:  # one model's broken status must not hide the others
+                log.warning("could not read the status of model %s", name, exc_info=True)
+        return found
 
     def get(self, name: str) -> ModelInfo:
         if name not in self._providers.names():

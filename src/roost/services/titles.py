@@ -12,6 +12,7 @@ import logging
 import re
 
 from roost.core.errors import RoostError
+from roost.core.metrics import Metrics
 from roost.providers.base import ChatMessage, ChatProvider, ChatRequest, GenerationOptions
 from roost.services.generation import Collected, model_events
 
@@ -49,23 +50,25 @@ def clean(answer: str) -> str:
     return clip(title) if any(c.isalnum() for c in title) else ""
 
 
-async def _ask(provider: ChatProvider, message: str) -> str:
+async def _ask(provider: ChatProvider, message: str, metrics: Metrics | None) -> str:
     prompt = _INSTRUCTION.format(message=clip(message, 1000))
     request = ChatRequest(
         [ChatMessage("user", prompt)],
         GenerationOptions(temperature=0.0, max_tokens=TITLE_TOKENS),
     )
     out = Collected()
-    async for _ in model_events(provider, request, out):
+    async for _ in model_events(provider, request, out, metrics):
         pass
     return out.content
 
 
-async def write_title(provider: ChatProvider, first_message: str) -> str:
+async def write_title(
+    provider: ChatProvider, first_message: str, metrics: Metrics | None = None
+) -> str:
     """The model's title for a conversation starting with `first_message`; never raises
     for a model failure (the message, clipped, is the title then)."""
     try:
-        title = clean(await asyncio.wait_for(_ask(provider, first_message), TITLE_SECONDS))
+        title = clean(await asyncio.wait_for(_ask(provider, first_message, metrics), TITLE_SECONDS))
     except (RoostError, TimeoutError) as exc:
         log.info("title from the message itself: the model failed (%s)", exc)
         title = ""

@@ -15,6 +15,7 @@ from typing import Any
 
 from roost.config import ToolSettings
 from roost.core.events import ApprovalRequired, ToolCall, ToolResult, TurnEvent
+from roost.core.metrics import Metrics
 from roost.core.records import TokenUsage, User
 from roost.providers.base import (
     ChatMessage,
@@ -70,7 +71,9 @@ class ToolLoop:
         registry: ToolRegistry,
         approvals: ApprovalService,
         settings: ToolSettings,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._registry = registry
         self._approvals = approvals
         self._settings = settings  # read at each use: `roost config` changes apply at once
@@ -100,7 +103,7 @@ class ToolLoop:
             request = ChatRequest(messages, options, specs, choice)
             step_out = Collected()
             try:
-                async for event in model_events(provider, request, step_out):
+                async for event in model_events(provider, request, step_out, self._metrics):
                     if not isinstance(event, ToolCall):
                         put(event)
             finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
@@ -16,6 +17,7 @@ from typing import Any, cast
 from roost.config import Settings
 from roost.core.errors import InvalidRequest, ProviderError, RoostError
 from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
+from roost.core.metrics import Metrics
 from roost.core.records import Conversation, Message, User
 from roost.providers.base import ChatMessage, ChatProvider, ChatRequest, GenerationOptions
 from roost.providers.registry import ProviderRegistry
@@ -96,8 +98,10 @@ class TurnService:
         loop: ToolLoop | None = None,
         streams: StreamService | None = None,
         leases: LeaseService | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._streams = streams
         self._leases = leases  # None: this process is alone with its database
         self._memory = memory
@@ -253,9 +257,13 @@ class TurnService:
     ) -> None:
         put = handle._queue.put_nowait
         handle._ran = True
+        started = time.perf_counter()
         try:
             put(TurnStarted(handle.conversation.public_id, handle.model))
-            put(await self._generate(user, handle, options))
+            final = await self._generate(user, handle, options)
+            if self._metrics is not None:
+                self._metrics.turn(handle.model, outcome(final), time.perf_counter() - started)
+            put(final)
         finally:
             try:
                 if lease is not None:
@@ -276,7 +284,7 @@ class TurnService:
             merged = merge_options(options, self._providers.settings_for(handle.model))
             if handle.request is not None:  # the client sent the whole conversation
                 request = replace(handle.request, options=merged)
-                async for event in model_events(provider, request, out):
+                async for event in model_events(provider, request, out, self._metrics):
                     put(event)
             else:
                 tools = self._tools_for(handle)
@@ -286,7 +294,8 @@ class TurnService:
                         user, conversation.public_id, provider, prompt, merged, tools, put, state
                     )
                 else:
-                    async for event in model_events(provider, ChatRequest(prompt, merged), out):
+                    chat = ChatRequest(prompt, merged)
+                    async for event in model_events(provider, chat, out, self._metrics):
                         put(event)
         except asyncio.CancelledError:
             out.finish = "cancelled"
@@ -424,6 +433,13 @@ def _if_never_ran(
     lock.release()
     handle._queue.put_nowait(TurnFailed("cancelled", "the turn was cancelled before it began"))
     handle._queue.put_nowait(_END)
+
+
+def outcome(final: TurnDone | TurnFailed) -> str:
+    """How a turn ended, as /metrics labels it: done, failed or cancelled."""
+    if isinstance(final, TurnFailed):
+        return "cancelled" if final.code == "cancelled" else "failed"
+    return "cancelled" if final.finish_reason == "cancelled" else "done"
 
 
 def _stored_calls(state: LoopState) -> list[dict[str, Any]]:

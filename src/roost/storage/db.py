@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,8 +108,17 @@ def _create_private(path: Path) -> None:
 class Database:
     """One per process. `connect()` migrates to the latest schema before anything else."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 5.0, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = 5.0,
+        migrate: bool = True,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_error`: told the kind of each driver error (storage/errors.py), for /metrics."""
         self._url = async_url(url)
+        self._on_error = on_error
         # Off only for `roost db check|export|import`, which must see the schema as it is.
         self._migrate = migrate
         self._busy_timeout_ms = int(busy_timeout * 1000)
@@ -159,7 +168,7 @@ class Database:
                 async with self._write_on(engine) as conn:
                     await conn.run_sync(migrate.upgrade)
             else:  # still fail here, not later, when the database cannot be reached
-                with translate_errors():
+                with translate_errors(self._on_error):
                     async with engine.connect() as conn:
                         await conn.exec_driver_sql("SELECT 1")
         except BaseException:
@@ -176,7 +185,7 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for queries; on SQLite its statements share one snapshot."""
         engine = self._require()
-        with translate_errors():
+        with translate_errors(self._on_error):
             async with engine.connect() as conn:
                 yield conn
 
@@ -188,7 +197,7 @@ class Database:
     async def _write_on(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         lock = self._write_lock if self.dialect == "sqlite" else contextlib.nullcontext()
         async with lock:
-            with translate_errors():
+            with translate_errors(self._on_error):
                 async with engine.connect() as conn:
                     if self.dialect == "sqlite":
                         await conn.execution_options(**{_WRITE_OPTION: True})
@@ -208,5 +217,5 @@ class Database:
             await asyncio.to_thread(_create_private, Path(database))
         except OSError as exc:
             raise Unavailable(f"cannot create the directory for {database}: {exc}") from exc
-        with translate_errors():
+        with translate_errors(self._on_error):
             await asyncio.to_thread(_enable_wal, database, self._busy_timeout_ms / 1000)

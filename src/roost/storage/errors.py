@@ -6,7 +6,7 @@ client retries; it must not surface as a bare 500 with a driver traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -47,11 +47,15 @@ def _raw_operational(exc: BaseException) -> bool:
     return isinstance(exc, sqlite_driver.error_types()) and type(exc).__name__ == "OperationalError"
 
 
+def _is_integrity(exc: BaseException) -> bool:
+    return isinstance(exc, IntegrityError) or type(exc).__name__ == "IntegrityError"
+
+
 def unavailable_reason(exc: BaseException) -> str | None:
     """Why `exc` means the database is unusable right now, or None for other errors."""
     if isinstance(exc, OSError):  # e.g. connection refused before any driver error
         return f"cannot reach the database server: {exc.strerror or exc}"
-    if isinstance(exc, IntegrityError) or type(exc).__name__ == "IntegrityError":
+    if _is_integrity(exc):
         return None
     if not isinstance(exc, (DBAPIError, *sqlite_driver.error_types())):
         return None
@@ -73,7 +77,9 @@ def unavailable_reason(exc: BaseException) -> str | None:
 
 
 @contextmanager
-def translate_errors() -> Iterator[None]:
+def translate_errors(on_error: Callable[[str], None] | None = None) -> Iterator[None]:
+    """`on_error` hears of each driver error that is not the client's doing or a
+    constraint: "unavailable" (locked, full, unreachable...) or "other"."""
     try:
         yield
     except _RAW_ERRORS as exc:
@@ -83,6 +89,8 @@ def translate_errors() -> Iterator[None]:
         if _lone_surrogate(exc):
             raise InvalidRequest(_SURROGATE) from exc
         reason = unavailable_reason(exc)
+        if on_error is not None and not _is_integrity(exc):
+            on_error("other" if reason is None else "unavailable")
         if reason is None:
             raise
         raise Unavailable(f"database unavailable: {reason}") from exc

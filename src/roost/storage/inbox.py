@@ -147,6 +147,16 @@ class InboxRepository:
                 await conn.execute(delete(inbox).where(inbox.c.id == item_id))
         return None if state is None else str(state)
 
+    async def count_open(self) -> dict[str, int]:
+        """Unanswered items of every user, by state (for /metrics)."""
+        query = (
+            select(inbox.c.state, func.count())
+            .where(inbox.c.state.in_(OPEN))
+            .group_by(inbox.c.state)
+        )
+        async with self._db.read() as conn:
+            return {str(state): int(count) for state, count in (await conn.execute(query)).all()}
+
     async def head(self, conversation_id: int) -> InboxItem | None:
         """The conversation's oldest unanswered item: the only one that may be delivered."""
         query = (

@@ -18,6 +18,7 @@ from roost.core.agents import Agent, AgentMessage
 from roost.core.chat import ChatMessage, GenerationOptions, ToolCallChunk, ToolSpec
 from roost.core.clock import utcnow
 from roost.core.errors import RoostError
+from roost.core.metrics import Metrics
 from roost.providers.base import ChatProvider, ChatRequest
 from roost.services.agents.packing import unpack
 from roost.services.agents.store import LiveAgent
@@ -116,7 +117,14 @@ class Budget:
 
 
 class ContextBuilder:
-    def __init__(self, provider: ChatProvider, tools: tuple[ToolSpec, ...], budget: Budget) -> None:
+    def __init__(
+        self,
+        provider: ChatProvider,
+        tools: tuple[ToolSpec, ...],
+        budget: Budget,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._metrics = metrics
         self._provider = provider
         self._tools = tools
         self._budget = budget
@@ -188,7 +196,7 @@ class ContextBuilder:
         )
         out = Collected()
         try:
-            async for _ in model_events(self._provider, request, out):
+            async for _ in model_events(self._provider, request, out, self._metrics):
                 pass
             summary = out.content.strip()
         except RoostError as exc:

@@ -23,6 +23,7 @@ from roost.core.clock import utcnow
 from roost.core.errors import ProviderError, RoostError
 from roost.core.events import ToolCall
 from roost.core.ids import new_uuid
+from roost.core.metrics import Metrics
 from roost.core.records import TokenUsage
 from roost.providers.base import ChatProvider, ChatRequest, GenerationOptions, ToolChoice
 from roost.services.agents import packing
@@ -59,8 +60,9 @@ def _arguments_text(arguments: dict[str, Any]) -> str:
 
 
 class AgentLoop:
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(self, settings: AgentSettings, metrics: Metrics | None = None) -> None:
         self._settings = settings  # read at each use: `roost config` changes apply at once
+        self._metrics = metrics
 
     async def run(
         self,
@@ -75,7 +77,7 @@ class AgentLoop:
         specs = tuple((COMPACT_SPECS if compact else SPECS).values())
         reserve = options.max_tokens or 256
         budget = Budget(provider.context_window, reserve, self._settings.summarize_at)
-        context = ContextBuilder(provider, specs, budget)
+        context = ContextBuilder(provider, specs, budget, self._metrics)
         usage = TokenUsage()
         steps = 0
         max_steps = self._settings.max_steps
@@ -89,7 +91,7 @@ class AgentLoop:
                 choice = ToolChoice("tool", "send_message") if last else ToolChoice("required")
                 out = Collected()
                 request = ChatRequest(prompt, options, specs, choice)
-                async for _ in model_events(provider, request, out):
+                async for _ in model_events(provider, request, out, self._metrics):
                     pass
                 usage = TokenUsage(
                     usage.prompt + out.usage.prompt, usage.completion + out.usage.completion

@@ -23,6 +23,7 @@ from roost.core.agents import Agent, AgentMessage, NewAgentMessage, Passage
 from roost.core.clock import utcnow
 from roost.core.errors import Conflict, InvalidRequest, NotFound, RoostError
 from roost.core.ids import new_uuid
+from roost.core.metrics import Metrics
 from roost.core.records import User
 from roost.providers.base import GenerationOptions
 from roost.providers.registry import ProviderRegistry
@@ -105,13 +106,15 @@ class AgentService:
         providers: ProviderRegistry,
         store: AgentStore,
         leases: LeaseService | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._leases = leases  # None: this process is alone with its database
         self._providers = providers
         self._store = store
         self.library = LibraryService(store.library)
-        self._loop = AgentLoop(settings.agents)
+        self._loop = AgentLoop(settings.agents, metrics)
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recovery = AgentRecovery(
@@ -416,6 +419,7 @@ class AgentService:
         lease: Lease | None,
     ) -> AgentDone | AgentFailed:
         put = turn._queue.put_nowait
+        started = time.perf_counter()
         try:
             live = LiveAgent(self._store, turn.agent)
             final: AgentDone | AgentFailed = await self._loop.run(
@@ -432,6 +436,10 @@ class AgentService:
             if lease is not None:
                 lease.release_soon()  # serialised with this process's next take of it
             lock.release()
+        if self._metrics is not None:
+            ended = "done" if isinstance(final, AgentDone) else final.code
+            ended = ended if ended in ("done", "cancelled") else "failed"
+            self._metrics.turn(model, ended, time.perf_counter() - started)
         put(final)
         put(_END)
         return final

@@ -73,6 +73,10 @@ class InboxService:
         if state == DELIVERING:
             raise Conflict(f"message {item_id} is being answered now and cannot be removed")
 
+    async def depth(self) -> dict[str, int]:
+        """Unanswered messages of every user, by state (queued, delivering)."""
+        return await self._repo.count_open()
+
     async def start(self) -> None:
         await self._worker.start()
 

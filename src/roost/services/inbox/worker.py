@@ -21,6 +21,7 @@ from roost.config import QueueSettings
 from roost.core.clock import utcnow
 from roost.core.errors import RoostError
 from roost.core.events import TurnFailed
+from roost.core.metrics import Metrics
 from roost.core.records import InboxItem, User
 from roost.services.turns import TurnService
 from roost.storage.inbox import DELIVERING, InboxRepository
@@ -45,10 +46,12 @@ class InboxWorker:
         turns: TurnService,
         *,
         holder: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`holder`: this replica's lease holder, when replicas share the database; its
         claims then last as long as it holds a live lease (LeaseService)."""
         self._settings = settings
+        self._metrics = metrics
         self._holder = holder
         self._last_sweep = 0.0
         self._repo = repo
@@ -190,9 +193,11 @@ class InboxWorker:
         except RoostError as exc:  # the session vanished, the model is gone...
             final = TurnFailed(exc.code, exc.message)
         if not isinstance(final, TurnFailed):
+            self._count("done")
             return  # the reply's transaction marked the item done
         attempts = item.attempts + 1
         last = attempts >= self._settings.max_attempts
+        self._count("failed" if last else "retry")
         delay = 0.0 if last else backoff(self._settings, attempts)
         error = f"{final.code}: {final.message}"
         log.warning("inbox: message %d attempt %d failed: %s", item.id, attempts, error)
@@ -200,6 +205,10 @@ class InboxWorker:
         await self._repo.retry_later(item.id, attempts=attempts, error=error, at=retry_at)
         if self._retry_at is None or retry_at < self._retry_at:
             self._retry_at = retry_at  # _run sleeps no longer than this
+
+    def _count(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.inbox_delivery(outcome)
 
     async def _give_up(self, item: InboxItem) -> None:
         """Record the failure in the conversation, after the user message it answers.
