@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -49,12 +49,28 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, frames: AsyncIterator[str], keepalive_seconds: float) -> None:
+    def __init__(
+        self,
+        frames: AsyncIterator[str] | None,
+        keepalive_seconds: float,
+        *,
+        deferred: bool = False,
+    ) -> None:
         self.status_code = 200
         self.background = None
         self.init_headers(SSE_HEADERS)
-        self._frames = frames
+        self.frames = frames
         self._interval = keepalive_seconds
+        # deferred: the 200 goes out with the first frame or keep-alive, so an error the
+        # frames raise before then (a model that fails at once) is still a plain HTTP
+        # error, while a stream that waits long (for a busy model) still gets keep-alives.
+        self._deferred = deferred
+        self.started = False
+
+    async def _start(self, send: Send) -> None:
+        if not self.started:
+            self.started = True
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
@@ -70,12 +86,15 @@ class EventStream(Response):
                 hung_up = True
                 task.cancel()
 
+        assert self.frames is not None
         watcher = asyncio.create_task(watch())
-        keepalive = _KeepAlive(send, self._interval)
+        keepalive = _KeepAlive(send, self._interval, lambda: self._start(send))
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            async for frame in self._frames:
-                keepalive.frames += 1
+            if not self._deferred:
+                await self._start(send)
+            async for frame in self.frames:
+                keepalive.frames += 1  # first: the timer must not slip a comment in here
+                await self._start(send)
                 if keepalive.sending is not None:
                     await keepalive.sending  # one send at a time
                 last = isinstance(frame, LastFrame)
@@ -96,7 +115,7 @@ class EventStream(Response):
             streaming = False
             keepalive.stop()
             watcher.cancel()
-            closing = getattr(self._frames, "aclose", None)
+            closing = getattr(self.frames, "aclose", None)
             if closing is not None:
                 await closing()
 
@@ -104,10 +123,11 @@ class EventStream(Response):
 class _KeepAlive:
     """A timer that sends a comment when no frame went out in the last interval."""
 
-    def __init__(self, send: Send, interval: float) -> None:
+    def __init__(self, send: Send, interval: float, start: Callable[[], Awaitable[None]]) -> None:
         self.frames = 0
         self.sending: asyncio.Task[None] | None = None
         self._send = send
+        self._start = start
         self._interval = interval
         self._seen = 0
         self._loop = asyncio.get_running_loop()
@@ -121,6 +141,7 @@ class _KeepAlive:
 
     async def _comment(self) -> None:
         try:
+            await self._start()
             await self._send(
                 {"type": "http.response.body", "body": KEEPALIVE.encode(), "more_body": True}
             )

@@ -73,8 +73,10 @@ class ConfigError(RoostError):
     code = "config_error"
 
 
-def from_code(code: str, message: str) -> RoostError:
+def from_code(code: str, message: str, retry_after: int | None = None) -> RoostError:
     """Rebuild a domain error from its code, e.g. a failed turn reported as an event."""
+    if code == RateLimited.code:
+        return RateLimited(message, retry_after)
     for cls in (
         InvalidRequest,
         NotFound,

@@ -67,6 +67,7 @@ class TurnDone:
 class TurnFailed:
     code: str
     message: str
+    retry_after: int | None = None  # seconds, when retrying later may work (a busy model)
 
 
 TurnEvent = (

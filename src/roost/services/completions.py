@@ -259,7 +259,7 @@ async def _generate(
             yield event
     except RoostError as exc:
         code = "provider_error" if isinstance(exc, ProviderError) else exc.code
-        yield TurnFailed(code, exc.message)
+        yield TurnFailed(code, exc.message, getattr(exc, "retry_after", None))
         return
     except Exception as exc:  # a bug must still end the stream with an error
         log.exception("completion failed on model %s", model)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from roost.api.sse import DONE, LastFrame, data
+from roost.core.errors import from_code
 from roost.core.events import (
     ContentDelta,
     ReasoningDelta,
@@ -168,6 +169,26 @@ async def frames(
             pending = ""
         event = await anext(rest, None)
     yield LastFrame(pending + DONE)
+
+
+async def frames_opening(
+    c: Completion,
+    events: AsyncIterator[TurnEvent],
+    writer: ChunkWriter,
+    error: ErrorFrame,
+    opened: Callable[[], bool],
+) -> AsyncIterator[str]:
+    """`frames`, waiting for the first event first. A model that fails at once is a plain
+    HTTP error (raised before the 200 goes out); once the stream has opened (keep-alives
+    while it waited for a busy model's slot), the failure is told in band."""
+    first = await anext(events, None)
+    if first is None or isinstance(first, TurnFailed):
+        failed = first or TurnFailed("internal_error", "the model produced nothing")
+        if not opened():
+            raise from_code(failed.code, failed.message, failed.retry_after)
+        first = failed
+    async for frame in frames(c, first, events, writer, error):
+        yield frame
 
 
 async def final(first: TurnEvent, rest: AsyncIterator[TurnEvent]) -> TurnDone | TurnFailed:
