@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from roost.config import Settings
+from roost.core import requester
 from roost.core.errors import InvalidRequest, ProviderError, RoostError
 from roost.core.events import TurnDone, TurnEvent, TurnFailed, TurnStarted
 from roost.core.metrics import Metrics
@@ -257,6 +258,7 @@ class TurnService:
     ) -> None:
         put = handle._queue.put_nowait
         handle._ran = True
+        requester.current.set(user.id)  # inbox and heartbeat turns have no request
         started = time.perf_counter()
         try:
             put(TurnStarted(handle.conversation.public_id, handle.model))

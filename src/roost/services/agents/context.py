@@ -39,21 +39,27 @@ _SUMMARY_SYSTEM = (
 
 
 def system_text(agent: Agent, recall: int, archival: int) -> str:
-    """MemGPT's system message: instructions, memory statistics and core memory."""
+    """MemGPT's system message: instructions, core memory and memory statistics.
+
+    What changes every step (the statistics) comes last, after what does not (the
+    instructions and core memory), so a local model reuses the evaluated prefix from
+    step to step instead of reading the whole system message again."""
     parts = [
         agent.system,
-        f"### Memory [last modified: {agent.updated_at.isoformat()}]",
-        f"{recall} previous messages between you and the user are stored in recall memory "
-        "(use functions to access them)",
-        f"{archival} total memories you created are stored in archival memory (use functions "
-        "to access them)",
-        "Core memory shown below (limited in size, additional information stored in archival "
-        "/ recall memory):",
+        "### Core memory (limited in size, additional information stored in archival / "
+        "recall memory):",
         f"<persona>\n{agent.persona}\n</persona>",
         f"<human>\n{agent.human}\n</human>",
     ]
     if agent.summary:
         parts.append(f"Summary of earlier conversation (now in recall memory):\n{agent.summary}")
+    parts += [
+        f"### Memory [last modified: {agent.updated_at.isoformat()}]",
+        f"{recall} previous messages between you and the user are stored in recall memory "
+        "(use functions to access them)",
+        f"{archival} total memories you created are stored in archival memory (use functions "
+        "to access them)",
+    ]
     return "\n\n".join(parts)
 
 

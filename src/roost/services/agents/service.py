@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from roost.config import Settings
+from roost.core import requester
 from roost.core.agents import Agent, AgentMessage, NewAgentMessage, Passage
 from roost.core.clock import utcnow
 from roost.core.errors import Conflict, InvalidRequest, NotFound, RoostError
@@ -419,6 +420,7 @@ class AgentService:
         lease: Lease | None,
     ) -> AgentDone | AgentFailed:
         put = turn._queue.put_nowait
+        requester.current.set(turn.agent.user_id)  # recovered turns have no request
         started = time.perf_counter()
         try:
             live = LiveAgent(self._store, turn.agent)
