@@ -105,8 +105,17 @@ def make_server(tmp_path: Path) -> Iterator[Callable[[str], Server]]:
 
 def test_four_clients_stream_side_by_side(server: Server) -> None:
     runs = [started(server, prompt, 60) for prompt in PROMPTS]
+    busiest = 0
+    with server.client() as client:
+        while any(thread.is_alive() for _, thread in runs):
+            (model,) = client.get("/api/status").json()["models"]
+            busiest = max(busiest, model["slots_busy"])
+            time.sleep(0.05)
+        (after,) = client.get("/api/status").json()["models"]
     for _, thread in runs:
         thread.join(300)
+    assert busiest > 1  # /api/status saw them decode together
+    assert (after["slots"], after["slots_busy"], after["queued"]) == (4, 0, 0)
     outs = [out for out, _ in runs]
     assert all(out.status == 200 for out in outs)
     # Each had its first token before any had its last: decoded together, not in turn.

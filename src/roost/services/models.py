@@ -65,11 +65,21 @@ class ModelService:
 
     def runtimes(self) -> builtins.list[ModelStatus]:
         """The models that run in a process of roost's, for GET /api/status."""
-        return [
-            ModelStatus(info.name, info.state, info.restarts, info.error)
-            for info in self.list()
-            if info.state is not None
-        ]
+        found: builtins.list[ModelStatus] = []
+        for info in self.list():
+            if info.state is None:
+                continue
+            provider = self._providers.peek(info.name)
+            if isinstance(provider, Supervised):
+                now = provider.status()
+                slots, busy, queued = now.slots, now.slots_busy, now.queued
+            else:  # not started yet: its configured slots, all free
+                settings = self._providers.settings_for(info.name)
+                slots, busy, queued = (settings.parallel if settings else 0), 0, 0
+            found.append(
+                ModelStatus(info.name, info.state, info.restarts, info.error, slots, busy, queued)
+            )
+        return found
 
     def supervised(self) -> builtins.list[tuple[str, RuntimeStatus]]:
         """The status of each loaded model in a process of roost's (for /metrics): read,

@@ -34,6 +34,9 @@ class ModelStatus:
     state: str  # idle | loading | ready | restarting | unavailable
     restarts: int
     error: str | None
+    slots: int = 0  # requests it decodes at once ([models.NAME] parallel)
+    slots_busy: int = 0
+    queued: int = 0  # requests waiting for a slot
 
 
 @dataclass(frozen=True, slots=True)
