@@ -58,6 +58,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -190,18 +191,28 @@ def peer_python(version: str) -> Path:
 
 
 def start_peer(
-    python: Path, model: Path, port: int, threads: int, patch: bool, logits_all: bool, log: Path
+    python: Path,
+    model: Path,
+    port: int,
+    threads: int,
+    patch: bool,
+    logits_all: bool,
+    log: Path,
+    n_ctx: int = N_CTX,
+    extra: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], list[str]]:
+    """llama_cpp.server on `model`; `extra`: more of its flags (benchmarks/concurrency.py)."""
     flags = [
         "--model", str(model),
         "--model_alias", MODEL,
-        "--n_ctx", str(N_CTX),
+        "--n_ctx", str(n_ctx),
         "--n_threads", str(threads),
         "--n_threads_batch", str(multiprocessing.cpu_count()),
         "--logits_all", str(logits_all),
         "--verbose", "False",
         "--host", "127.0.0.1",
         "--port", str(port),
+        *extra,
     ]  # fmt: skip
     command = [str(python), "-I", str(LAUNCHER), *(["--no-extra-bufts"] if patch else []), "--"]
     command += flags
