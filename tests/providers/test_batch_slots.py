@@ -70,12 +70,13 @@ def test_the_same_prompt_again_reuses_the_slot_that_answered_it() -> None:
     assert table.assign([1, 2, 3]) == (slot, 2)  # regenerate: the prompt is all there
 
 
-def test_when_every_slot_is_taken_by_others_the_best_shared_prefix_wins() -> None:
+def test_a_new_conversation_opening_like_the_last_one_does_not_evict_it() -> None:
     table = SlotTable(2)
-    a, _ = table.assign([1])  # type: ignore[misc]
-    a.cached = [5, 6, 7, 8, 9, 9, 9, 9]
-    b, _ = table.assign([2])  # type: ignore[misc]
-    b.cached = [5, 6, 1, 1, 1, 1, 1, 1]
-    table.release(a)
-    table.release(b)
-    assert table.assign([5, 6, 7, 0]) == (a, 3)
+    old, _ = table.assign([1])  # type: ignore[misc]
+    old.cached = [5, 6, 1, 1, 1, 1, 1, 1]
+    table.release(old)
+    last, _ = table.assign([2])  # type: ignore[misc]
+    last.cached = [5, 6, 7, 8, 9, 9, 9, 9]  # the conversation just served
+    table.release(last)
+    # A new conversation sharing its first words: the least recently used slot goes.
+    assert table.assign([5, 6, 7, 0, 0, 0]) == (old, 2)

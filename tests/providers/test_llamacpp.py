@@ -85,7 +85,10 @@ async def test_greedy_answers_repeat_from_the_first_request(provider: LlamaCppPr
     options = GenerationOptions(max_tokens=20, temperature=0.0)
     first = await collect(provider, ChatRequest(QUESTION, options))
     second = await collect(provider, ChatRequest(QUESTION, options))
-    assert first == second
+    uncached = next(e for e in first if isinstance(e, UsageChunk))
+    cached = next(e for e in second if isinstance(e, UsageChunk))
+    assert (uncached.cached_tokens, cached.cached_tokens) == (0, uncached.prompt_tokens - 1)
+    assert [e for e in first if e is not uncached] == [e for e in second if e is not cached]
 
 
 async def test_closing_the_stream_stops_generation(provider: LlamaCppProvider) -> None:

@@ -2,8 +2,9 @@
 
 Each slot remembers the tokens its sequence holds. A request goes to the free slot that holds its
 past (the conversation's previous turn, a MemGPT agent's previous step), so only what is
-new is evaluated; else to an empty slot; else to the slot sharing the most with it or,
-when none shares more than another, the least recently used one.
+new is evaluated; else to an empty slot; else to the least recently used slot (whatever
+prefix it happens to share is still reused). Preferring the slot that shares the most
+would let a new conversation that opens like the last one evict it.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class SlotTable:
             slot = max(mine, key=lambda s: (shared[s.seq], s.used))
         elif empty := [s for s in free if not s.cached]:
             slot = empty[0]  # evicts nothing
-        else:  # every slot holds another conversation: keep the most, else the oldest
-            slot = max(free, key=lambda s: (shared[s.seq], -s.used))
+        else:  # every slot holds another conversation: evict the least recently used
+            slot = min(free, key=lambda s: s.used)
         slot.busy = True
         slot.used = next(self._tick)
         return slot, min(shared[slot.seq], len(prompt) - 1)

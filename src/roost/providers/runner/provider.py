@@ -57,13 +57,13 @@ class RunnerProvider:
             # On an AMX CPU, whether a runner found extra buffer types safe for this file.
             "extra_bufts": llamacpp_cpu.verdict(path),
         }
-        # `python`: the runner's interpreter (tests pass a stand-in that crashes).
-        self._supervisor = Supervisor(name, spec, on_change=self._changed, python=python)
         # Chats beyond the runner's slots wait here, not in the runner: the server knows
         # who asks, so it can be fair between users.
         self._admission = admission or Admission(
             name, settings.parallel, per_user=settings.parallel, max_queued=64, max_wait=120.0
         )
+        # `python`: the runner's interpreter (tests pass a stand-in that crashes).
+        self._supervisor = Supervisor(name, spec, on_change=self._changed, python=python)
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> RunnerProvider:
@@ -84,7 +84,7 @@ class RunnerProvider:
 
     def _changed(self) -> None:
         if self._statefile is not None:
-            self._statefile.update(self.name, self._supervisor.status())
+            self._statefile.update(self.name, self.status())
 
     @property
     def context_window(self) -> int:
