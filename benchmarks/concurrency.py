@@ -81,6 +81,7 @@ import asyncio
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -479,7 +480,44 @@ def measure(plan: Plan) -> list[Figure]:
         for process in (roost, peer):
             if process is not None:
                 stop(process)
-    return report(bench.results, bench.rounds, slots)
+    return report(bench.results, bench.rounds, slots) + decode_bound(threads, bench.results)
+
+
+def decode_bound(threads: int, results: dict[str, Results]) -> list[Figure]:
+    """llama.cpp's own cost of a batch of 4 against 1 (benchmarks/_decode_bound.py), in
+    a process of its own after the servers stopped: the most batching can give here."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks._decode_bound", "--threads", str(threads)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"llama.cpp's batch cost not measured: {done.stderr[-500:]}")
+        return []
+    ms = json.loads(done.stdout.strip().splitlines()[-1])
+    bound = 4 * ms["1"] / ms["4"]
+    levels = results["roost"].levels
+    rate = {
+        n: sum(sum(lv.tokens) for lv in levels[n]) / sum(lv.makespan for lv in levels[n])
+        for n in (1, 4)
+    }
+    print(
+        f"llama.cpp alone (llama_decode, {threads} threads): one token for 1 / 4 / 8 "
+        f"sequences takes {ms['1']:.1f} / {ms['4']:.1f} / {ms['8']:.1f} ms, so 4 clients "
+        f"can get at most {bound:.2f}x one client's tokens/s; roost got "
+        f"{rate[4] / rate[1]:.2f}x"
+    )
+    return [
+        Figure("llama.cpp alone: one decode of a batch of 4 ÷ of 1", ms["4"], "ms", ms["1"]),
+        Figure(
+            "roost's 4-client gain ÷ the most llama.cpp allows (4 x decode(1) ÷ decode(4))",
+            rate[4] / rate[1],
+            "x",
+            bound,
+        ),
+    ]
 
 
 def _turn(reply: Stream) -> str:
