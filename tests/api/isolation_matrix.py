@@ -101,6 +101,10 @@ _AGENT = "/api/agents/{agent}"
 MATRIX: dict[tuple[str, str], Entry] = {
     # --- native (LocalGPT) -----------------------------------------------------------------
     ("GET", "/health"): NoIds("public liveness"),
+    ("GET", "/metrics"): NoIds(
+        "the server's counters, no user's content; admins only (403 for a user's key: "
+        "tests/api/test_metrics.py)"
+    ),
     ("GET", "/api/status"): OwnView(_c("GET", "/api/status")),
     ("GET", "/api/models"): NoIds("the configured models are the server's, not a user's"),
     ("POST", "/api/chat"): Owned(
