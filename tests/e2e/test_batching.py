@@ -170,6 +170,7 @@ def test_a_full_queue_is_429_and_a_long_wait_503_in_each_dialect(
         native = client.post("/api/chat", json={"message": "Hi"})
         assert native.status_code == 429, native.text
         assert native.json()["error"]["code"] == "rate_limited"
+        assert native.headers.get("Retry-After") == "5"
         holder.join(60)
     first_thread.join(300)
 

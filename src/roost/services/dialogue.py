@@ -58,7 +58,7 @@ class DialogueService:
         handle = await self._turns.start(user, text, session_id=public_id)
         final = await handle.result()
         if isinstance(final, TurnFailed):
-            raise from_code(final.code, final.message)
+            raise from_code(final.code, final.message, final.retry_after)
         await self._title(user, public_id, handle.model)
         return final.message
 

@@ -303,7 +303,8 @@ class TurnService:
             out.finish = "cancelled"
         except RoostError as exc:
             code = exc.code if not isinstance(exc, ProviderError) else "provider_error"
-            return await self._fail(user, handle, code, exc.message, state)
+            failed = await self._fail(user, handle, code, exc.message, state)
+            return replace(failed, retry_after=getattr(exc, "retry_after", None))
         except Exception as exc:  # a bug must still leave a recorded, answered turn
             log.exception("turn failed in conversation %s", conversation.public_id)
             return await self._fail(user, handle, "internal_error", str(exc), state)

@@ -51,7 +51,7 @@ async def chat(
     handle = await _start(body, services, principal)
     final = await handle.result()
     if isinstance(final, TurnFailed):
-        raise from_code(final.code, final.message)
+        raise from_code(final.code, final.message, final.retry_after)
     return ChatResponseBody(
         response=final.message.content,
         model=handle.model,
