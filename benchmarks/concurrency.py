@@ -483,6 +483,14 @@ def measure(plan: Plan) -> list[Figure]:
     return report(bench.results, bench.rounds, slots) + decode_bound(threads, bench.results)
 
 
+def rates(res: Results) -> dict[int, float]:
+    """Aggregate tokens/s by number of clients: all rounds' tokens ÷ all rounds' time."""
+    return {
+        n: sum(sum(lv.tokens) for lv in levels) / sum(lv.makespan for lv in levels)
+        for n, levels in res.levels.items()
+    }
+
+
 def decode_bound(threads: int, results: dict[str, Results]) -> list[Figure]:
     """llama.cpp's own cost of a batch of 4 against 1 (benchmarks/_decode_bound.py), in
     a process of its own after the servers stopped: the most batching can give here."""
@@ -498,11 +506,7 @@ def decode_bound(threads: int, results: dict[str, Results]) -> list[Figure]:
         return []
     ms = json.loads(done.stdout.strip().splitlines()[-1])
     bound = 4 * ms["1"] / ms["4"]
-    levels = results["roost"].levels
-    rate = {
-        n: sum(sum(lv.tokens) for lv in levels[n]) / sum(lv.makespan for lv in levels[n])
-        for n in (1, 4)
-    }
+    rate = rates(results["roost"])
     print(
         f"llama.cpp alone (llama_decode, {threads} threads): one token for 1 / 4 / 8 "
         f"sequences takes {ms['1']:.1f} / {ms['4']:.1f} / {ms['8']:.1f} ms, so 4 clients "
@@ -551,10 +555,7 @@ def report(results: dict[str, Results], rounds: int, slots: str) -> list[Figure]
     at_4: dict[str, float] = {}
     for name in SERVERS:
         res = results[name]
-        rate = {  # all rounds' tokens ÷ all rounds' time
-            n: sum(sum(lv.tokens) for lv in levels) / sum(lv.makespan for lv in levels)
-            for n, levels in res.levels.items()
-        }
+        rate = rates(res)
         at_4[name] = rate[4]
         ttfts = [t for lv in res.levels[TTFT_LEVEL] for t in lv.ttfts]
         alone = statistics.median(t for lv in res.levels[1] for t in lv.ttfts)

@@ -36,7 +36,7 @@ from roost.api.openapi import install as install_openapi
 from roost.api.request_metrics import RequestMetrics
 from roost.api.ui import router as ui_router
 from roost.api.uploads import upload_limits
-from roost.config import Settings
+from roost.config import Settings, is_loopback_bind
 from roost.core.errors import ConfigError
 from roost.core.metrics import Metrics
 from roost.providers.registry import ProviderRegistry
@@ -48,23 +48,18 @@ from roost.services.container import (
 )
 
 log = logging.getLogger("roost")
-LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def is_loopback(bind: str) -> bool:
-    return bind in LOOPBACK_BINDS or bind.startswith("127.")
 
 
 def check_settings(settings: Settings) -> None:
     """Refuse combinations that would be unsafe, before anything listens."""
     bind = settings.server.bind
-    if not settings.auth.required and not is_loopback(bind):
+    if not settings.auth.required and not is_loopback_bind(bind):
         raise ConfigError(
             f"[auth] required = false is only allowed on a loopback bind address, not '{bind}' "
             f"(in {settings.config_path} or ROOST_AUTH_REQUIRED)"
         )
     metrics = settings.metrics
-    if metrics.port and not is_loopback(metrics.bind) and not metrics.allow_remote:
+    if metrics.port and not is_loopback_bind(metrics.bind) and not metrics.allow_remote:
         # That listener asks for no key: anyone who reaches the address reads the metrics.
         raise ConfigError(
             f"[metrics] bind = '{metrics.bind}' is not a loopback address, and the metrics "

@@ -34,14 +34,9 @@ SCOPE_KEY = "roost.caller"
 EXEMPT_PATHS = frozenset({"/health"})  # liveness probes are never refused
 TRY_AGAIN_LATER = 1013  # RFC 6455's close code for "overloaded, retry later"
 MAX_ENTRIES = 10_000  # buckets kept; the least recently used go first
-LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
 # What an unset setting means on a bind that other machines can reach.
 LAN_REQUESTS_PER_MINUTE = 600
 LAN_MAX_STREAMS = 8
-
-
-def is_loopback_bind(bind: str) -> bool:
-    return bind in LOOPBACK_BINDS or bind.startswith("127.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +54,7 @@ def bounds(settings: Settings) -> Bounds:
     """The bounds in force: unset settings are off on a loopback bind (one local user is
     never surprised) and LAN_* otherwise (another machine can reach the server)."""
     limits = settings.limits
-    local = is_loopback_bind(settings.server.bind)
+    local = settings.server.loopback
     rate = limits.requests_per_minute
     if rate is None:
         rate = 0 if local else LAN_REQUESTS_PER_MINUTE

@@ -29,6 +29,11 @@ ENV_PREFIX = "ROOST_"
 _NOT_SETTINGS = {"ROOST_HOME", "ROOST_SERVER_PASS", "ROOST_TEST_DATABASE_URL"}
 
 
+def is_loopback_bind(bind: str) -> bool:
+    """An address only this machine can reach: one local user, as far as defaults go."""
+    return bind in {"::1", "localhost"} or bind.startswith("127.")
+
+
 class ServerSettings(_Section):
     enabled: bool = Field(True, description="false: `roost serve` refuses to start the HTTP server")
     port: int = Field(31327, ge=0, le=65535, description="TCP port")
@@ -44,8 +49,7 @@ class ServerSettings(_Section):
 
     @property
     def loopback(self) -> bool:
-        """Bound to this machine only: one local user, as far as defaults go."""
-        return self.bind in {"::1", "localhost"} or self.bind.startswith("127.")
+        return is_loopback_bind(self.bind)
 
 
 class AuthSettings(_Section):

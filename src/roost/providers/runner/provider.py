@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from roost.config import ModelSettings, Settings
+from roost.config import LimitSettings, ModelSettings, Settings
 from roost.core import requester
 from roost.core.errors import ProviderError, RoostError
 from roost.providers import llamacpp_cpu
@@ -35,6 +35,21 @@ from roost.providers.runner.supervisor import Supervisor
 _END = object()
 
 
+def _admission(name: str, model: ModelSettings, limits: LimitSettings, loopback: bool) -> Admission:
+    """[limits] applied to this model's slots; an unset share is every slot on a loopback
+    bind (one local user), half of them otherwise."""
+    per_user = limits.slots_per_user
+    if per_user is None:
+        per_user = model.parallel if loopback else max(1, model.parallel // 2)
+    return Admission(
+        name,
+        model.parallel,
+        per_user=per_user,
+        max_queued=limits.max_waiting,
+        max_wait=limits.slot_wait_seconds,
+    )
+
+
 class RunnerProvider:
     def __init__(
         self,
@@ -44,7 +59,8 @@ class RunnerProvider:
         *,
         home: Path | None = None,
         python: str = sys.executable,
-        admission: Admission | None = None,
+        limits: LimitSettings | None = None,
+        loopback: bool = True,
     ) -> None:
         self.name = name
         self._settings = settings
@@ -59,28 +75,21 @@ class RunnerProvider:
         }
         # Chats beyond the runner's slots wait here, not in the runner: the server knows
         # who asks, so it can be fair between users.
-        self._admission = admission or Admission(
-            name, settings.parallel, per_user=settings.parallel, max_queued=64, max_wait=120.0
-        )
+        self._admission = _admission(name, settings, limits or LimitSettings(), loopback)
         # `python`: the runner's interpreter (tests pass a stand-in that crashes).
         self._supervisor = Supervisor(name, spec, on_change=self._changed, python=python)
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> RunnerProvider:
-        limits = settings.limits
-        per_user = limits.slots_per_user
-        if per_user is None:
-            local = settings.server.loopback
-            per_user = model.parallel if local else max(1, model.parallel // 2)
-        admission = Admission(
-            name,
-            model.parallel,
-            per_user=per_user,
-            max_queued=limits.max_waiting,
-            max_wait=limits.slot_wait_seconds,
-        )
         path = model_path(name, model, settings)
-        return cls(name, model, path, home=settings.home, admission=admission)
+        return cls(
+            name,
+            model,
+            path,
+            home=settings.home,
+            limits=settings.limits,
+            loopback=settings.server.loopback,
+        )
 
     def _changed(self) -> None:
         if self._statefile is not None:
