@@ -87,9 +87,13 @@ def test_added_models_keep_the_embedded_one(home: Path) -> None:
 
 
 def test_default_model_must_exist(home: Path) -> None:
+    """Checked where the models are known: config.toml's and the store's (pulled) ones."""
+    from roost.providers.catalog import check_default
+
     write(home, 'default_model = "nope"\n')
+    settings = load_settings(home=home, env={})
     with pytest.raises(ConfigError, match="nope"):
-        load_settings(home=home, env={})
+        check_default(settings)
 
 
 def test_every_setting_is_documented() -> None:

@@ -56,7 +56,10 @@ def sample(grammars: list[str], tokens: int) -> dict[str, Any]:
     from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
 
-    llm = Llama(str(embedded_model_path()), n_ctx=512, n_threads=2, verbose=False)
+    from roost.providers import llamacpp_cpu
+
+    # As the runner loads it: without AMX buffers on a CPU whose AMX tiles fault.
+    llm = llamacpp_cpu.load(Llama, embedded_model_path(), n_ctx=512, n_threads=2, verbose=False)
     prompt = llm.tokenize(
         b"<|im_start|>user\nAnswer in JSON.<|im_end|>\n<|im_start|>assistant\n", special=True
     )

@@ -76,6 +76,9 @@ def serve(
         )
     # Imported here: the web app and uvicorn are the slow part of starting, needed only now.
     from roost.app import check_settings
+    from roost.providers.catalog import check_default
+
+    check_default(settings)  # config.toml's and the store's models
     from roost.cli.server import run_server
 
     check_settings(settings)  # an unsafe combination is refused before anything binds

@@ -465,11 +465,8 @@ def load_settings(
             _merge(data, key_path, value)
     data["home"] = home
     settings = _validate(data, "command-line flags")
-    if settings.default_model not in settings.models:
-        raise ConfigError(
-            f"default_model '{settings.default_model}' is not one of the configured models "
-            f"({', '.join(sorted(settings.models))}) in {path}"
-        )
+    # default_model may also name a pulled model: the provider registry checks it against
+    # config.toml's models and the store's together.
     return settings
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from roost.config import ModelSettings, Settings
 from roost.core.errors import ConfigError, ModelNotFound, Unavailable
 from roost.providers.base import ChatProvider
+from roost.providers.catalog import ModelCatalog
 
 Factory = Callable[[str, ModelSettings, Settings], ChatProvider]
 _FACTORIES: dict[str, Factory] = {}
@@ -38,12 +40,17 @@ def _builtin_kinds() -> None:
 
 
 class ProviderRegistry:
-    """Providers are built when first asked for: nothing loads at start."""
+    """Providers are built when first asked for: nothing loads at start. The models are
+    config.toml's and the store's (catalog.py); a model pulled or removed while roost runs
+    is seen at the next request."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, catalog: ModelCatalog | None = None) -> None:
         _builtin_kinds()
         self._settings = settings
+        self.catalog = catalog or ModelCatalog(settings)
         self._providers: dict[str, ChatProvider] = {}
+        self._built_from: dict[str, ModelSettings] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         for name, model in settings.models.items():
             if model.provider not in _FACTORIES:
                 raise ConfigError(
@@ -57,7 +64,8 @@ class ProviderRegistry:
         return self._settings.default_model
 
     def names(self) -> list[str]:
-        return sorted(set(self._settings.models) | set(self._providers))
+        installed = {n for n in self._providers if n not in self._built_from}
+        return sorted(set(self.catalog.names()) | installed)
 
     def install(self, name: str, provider: ChatProvider) -> None:
         """Put a ready provider under a name (tests use this for scripted models)."""
@@ -65,24 +73,51 @@ class ProviderRegistry:
 
     def get(self, name: str | None) -> tuple[str, ChatProvider]:
         chosen = name or self.default
-        if chosen not in self._providers:
-            if chosen not in self._settings.models:
-                raise ModelNotFound(
-                    f"model '{chosen}' is not configured (configured: {', '.join(self.names())})"
-                )
-            model = self._settings.models[chosen]
+        model = self.catalog.get(chosen)
+        built = self._providers.get(chosen)
+        if built is not None:
+            if chosen not in self._built_from or self._built_from[chosen] is model:
+                return chosen, built
+            self._drop(chosen)  # removed, or pulled again: its old runner stops
+        if model is None:
+            raise ModelNotFound(
+                f"model '{chosen}' is not configured (configured: {', '.join(self.names())})"
+            )
+        # Not built yet, or pulled again / removed and pulled since: a fresh provider (the
+        # old one is dropped by `forget`).
+        try:
+            provider = _FACTORIES[model.provider](chosen, model, self._settings)
+        except ConfigError as exc:
+            # A model set up wrong (a missing file, an unset key) is that model's 503,
+            # not the server's 500; the other models carry on.
+            raise Unavailable(f"model '{chosen}' is unavailable: {exc.message}") from None
+        self._providers[chosen] = provider
+        self._built_from[chosen] = model
+        return chosen, provider
+
+    def _drop(self, name: str) -> None:
+        provider = self._providers.pop(name, None)
+        self._built_from.pop(name, None)
+        if provider is not None:
             try:
-                self._providers[chosen] = _FACTORIES[model.provider](chosen, model, self._settings)
-            except ConfigError as exc:
-                # A model set up wrong (a missing file, an unset key) is that model's 503,
-                # not the server's 500; the other models carry on.
-                raise Unavailable(f"model '{chosen}' is unavailable: {exc.message}") from None
-        return chosen, self._providers[chosen]
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop, so no runner was ever started by this one
+                return
+            task = loop.create_task(provider.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def forget(self, name: str) -> None:
+        """Close a model's provider (its runner stops); the next request builds it anew."""
+        provider = self._providers.pop(name, None)
+        self._built_from.pop(name, None)
+        if provider is not None:
+            await provider.close()
 
     def problems(self) -> dict[str, str]:
         """Each configured model that cannot be set up, with why (checked at start)."""
         found: dict[str, str] = {}
-        for name in sorted(self._settings.models):
+        for name in self.catalog.names():
             try:
                 self.get(name)
             except Unavailable as exc:
@@ -94,9 +129,11 @@ class ProviderRegistry:
         return self._providers.get(name)
 
     def settings_for(self, name: str) -> ModelSettings | None:
-        return self._settings.models.get(name)
+        return self.catalog.get(name)
 
     async def close(self) -> None:
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         for provider in self._providers.values():
             await provider.close()
         self._providers.clear()
