@@ -56,15 +56,37 @@ def test_all_reachable_lists_every_model_and_exits_0(
     result = cli("models")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    header = ["NAME", "PROVIDER", "MODEL", "CONTEXT", "DEFAULT", "STATUS", "PROCESS"]
+    header = [
+        "NAME",
+        "PROVIDER",
+        "MODEL",
+        "SIZE",
+        "QUANT",
+        "CONTEXT",
+        "DEFAULT",
+        "STATUS",
+        "PROCESS",
+    ]
     assert lines[0].split() == header
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    gpt_row = ["gpt", "openai", "gpt-test", "@", gpt.base_url, "8192", "yes", "ok", "-"]
+    gpt_row = ["gpt", "openai", "gpt-test", "@", gpt.base_url, "-", "-", "8192", "yes", "ok", "-"]
     assert rows["gpt"] == gpt_row
-    claude_row = ["claude", "anthropic", "claude-test", "@", claude.url, "100000", "ok", "-"]
+    claude_row = [
+        "claude",
+        "anthropic",
+        "claude-test",
+        "@",
+        claude.url,
+        "-",
+        "-",
+        "100000",
+        "ok",
+        "-",
+    ]
     assert rows["claude"] == claude_row
     assert rows["smollm2"][1] == "llamacpp"
     assert rows["smollm2"][2].endswith(".gguf")
+    assert rows["smollm2"][3:6] == ["98.4", "MB", "Q4_1"]  # from the GGUF's header
     assert rows["smollm2"][-2:] == ["ok", "-"]  # no server runs on this home
     # Each remote model was asked for its model list, nothing more.
     assert [r.path for r in gpt.requests] == ["/v1/models"]
@@ -94,8 +116,11 @@ def test_unreachable_models_give_reasons_and_exit_1(
         "model": "m",
         "base_url": down,
         "path": None,
+        "size": None,
+        "quantization": None,
         "context_window": 8192,
         "default": False,
+        "pulled": False,
         "ok": False,
         "status": f"connection refused to {down}",
         "runner": None,
@@ -128,3 +153,48 @@ def test_a_broken_config_is_a_config_error(cli: Invoke, roost_home: Path) -> Non
     result = cli("models")
     assert result.exit_code == 2
     assert result.stderr.startswith("roost: config error:")
+
+
+def test_pulled_models_are_listed_shown_and_removed(cli: Invoke, roost_home: Path) -> None:
+    from tests.store_helpers import PULLED, put_in_store
+
+    stored = put_in_store(roost_home)
+    rows = by_name(cli("models", "list", "--json"))
+    assert rows[PULLED]["pulled"] is True
+    assert rows["smollm2"]["pulled"] is False
+    assert (rows[PULLED]["size"], rows[PULLED]["quantization"]) == (stored.size, "Q4_1")
+    assert rows[PULLED]["context_window"] == 4096  # the GGUF's 8,192, capped
+
+    shown = cli("models", "show", PULLED)
+    assert shown.exit_code == 0, shown.output
+    fields = {line[:16].strip(): line[16:] for line in shown.stdout.splitlines()}
+    assert fields["pulled from"] == "test/smollm2-gguf @ 0123456789ab"
+    assert fields["architecture"] == "llama"
+    assert fields["parameters"] == "135M"
+    assert fields["quantization"] == "Q4_1"
+    assert fields["context length"] == "8192 (roost uses 4096)"
+    assert fields["license"] == "apache-2.0"
+    assert fields["chat template"].startswith("{% for message in messages %}")
+    details = json.loads(cli("models", "show", PULLED, "--json").stdout)
+    assert details["gguf"]["chat_template"].count("<|im_start|>") >= 2
+    assert details["pulled"]["files"][0]["sha256"] == stored.files[0].sha256
+
+    removed = cli("models", "rm", PULLED)
+    assert removed.exit_code == 0, removed.output
+    assert "deleted" in removed.stdout
+    assert not (roost_home / "models" / stored.files[0].path).exists()
+    assert PULLED not in by_name(cli("models", "--json"))
+    again = cli("models", "rm", PULLED)
+    assert again.exit_code == 1
+    assert "no pulled model named" in again.stderr
+    unknown = cli("models", "show", "nope")
+    assert unknown.exit_code == 1
+    assert "nope" in unknown.stderr
+
+
+def test_a_configured_model_is_not_removed_by_rm(cli: Invoke, roost_home: Path) -> None:
+    configure(roost_home, gpt={"provider": "openai", "model": "m", "base_url": "http://x"})
+    result = cli("models", "rm", "gpt")
+    assert result.exit_code == 1
+    assert "config.toml" in result.stderr
+    assert "[models]" in result.stderr

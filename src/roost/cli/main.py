@@ -64,7 +64,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(configuration.app, name="config")
 app.add_typer(db.app, name="db")
-app.command("models")(models.models)
+app.add_typer(models.app, name="models")
 app.add_typer(memory.app, name="memory")
 app.command("transcribe")(transcribe.transcribe)
 

@@ -60,10 +60,16 @@ class ProviderRegistry:
                 )
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def default(self) -> str:
         return self._settings.default_model
 
     def names(self) -> list[str]:
+        for name in [n for n, m in self._built_from.items() if self.catalog.get(n) is not m]:
+            self._drop(name)  # removed or pulled again since it was built: its runner stops
         installed = {n for n in self._providers if n not in self._built_from}
         return sorted(set(self.catalog.names()) | installed)
 

@@ -233,7 +233,7 @@ class AgentService:
 
     def llm_config(self, agent: Agent) -> dict[str, Any]:
         name = self.model_of(agent)
-        model = self._settings.models.get(name)
+        model = self._providers.settings_for(name)  # config.toml's or a pulled one
         window = None
         if model is not None:
             window = model.n_ctx if model.provider == "llamacpp" else model.context_window
