@@ -274,6 +274,11 @@ class ModelSettings(_Section):
         description="llamacpp: requests decoded together in one batch; each has the whole "
         "n_ctx window, so the KV cache takes parallel x n_ctx tokens",
     )
+    chat_template: str | None = Field(
+        None,
+        description="llamacpp: the chat template instead of the GGUF's own: a Jinja file "
+        '(relative to ROOST_HOME) or "chatml" (unset: the GGUF\'s, else ChatML)',
+    )
     model: str | None = Field(None, description="Remote providers: the upstream model name")
     base_url: str | None = Field(None, description="Remote providers: API base URL")
     api_key: str | None = Field(
