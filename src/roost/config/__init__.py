@@ -12,9 +12,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from roost.config.metrics import MetricsSettings as MetricsSettings
+from roost.config.runners import RunnerSettings as RunnerSettings
+from roost.config.runners import check_keep_alive
 from roost.config.section import _Section as _Section
 from roost.config.speech import SpeechSettings as SpeechSettings
 from roost.config.tools import BUILTIN_TOOLS as BUILTIN_TOOLS
@@ -307,6 +309,13 @@ class ModelSettings(_Section):
     tools: list[ToolName] | None = Field(
         None, description="Tools this model may call (unset: [tools] enabled; [] for none)"
     )
+    keep_alive: str | int | float | None = Field(
+        None,
+        description='llamacpp: how long this model stays loaded when idle ("5m", seconds, 0, '
+        "-1: never; unset: [runners] keep_alive)",
+    )
+
+    _keep_alive = field_validator("keep_alive", mode="before")(check_keep_alive)
 
 
 # The embedded 135M model has near-ties on its first token for plain questions, so any
@@ -355,6 +364,7 @@ class Settings(_Section):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    runners: RunnerSettings = Field(default_factory=RunnerSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 
     @model_validator(mode="after")

@@ -62,9 +62,14 @@ class ProviderError(RoostError):
 
 
 class Unavailable(RoostError):
-    """A dependency (database, disk) is temporarily unusable."""
+    """A dependency (database, disk, a model that does not fit in memory) is temporarily
+    unusable."""
 
     code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, sent as Retry-After
 
 
 class ConfigError(RoostError):
@@ -77,6 +82,8 @@ def from_code(code: str, message: str, retry_after: int | None = None) -> RoostE
     """Rebuild a domain error from its code, e.g. a failed turn reported as an event."""
     if code == RateLimited.code:
         return RateLimited(message, retry_after)
+    if code == Unavailable.code:
+        return Unavailable(message, retry_after)
     for cls in (
         InvalidRequest,
         NotFound,
