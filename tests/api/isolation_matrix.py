@@ -5,7 +5,8 @@
   that dialect's own error shape.
 - `OwnView(calls)`: the route answers from the caller's own data (lists, creation by a
   client-chosen name): B's calls succeed and show nothing of A's.
-- `AdminOnly(calls)`: B (not an admin) is refused with 401, whatever the ids.
+- `AdminOnly(calls)`: B (not an admin) is refused, whatever the ids: 401 in MemGPT's shape
+  on MemGPT's admin routes, 403 in the native shape on roost's own (`/api/models/pull`).
 - `NoIds(reason)`: nothing in it belongs to a user (static files, health, model list).
 
 A route missing from the table fails `unclassified()`, so a new route cannot skip the
@@ -56,6 +57,8 @@ class OwnView:
 @dataclass(frozen=True)
 class AdminOnly:
     calls: tuple[Call, ...]
+    dialect: str = "memgpt"
+    status: int = 401
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,15 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/status"): OwnView(_c("GET", "/api/status")),
     ("GET", "/api/models"): NoIds("the configured models are the server's, not a user's"),
+    # Pulling and removing models: the server's, for admins only (the Hub is never asked).
+    ("POST", "/api/models/pull"): AdminOnly(
+        _c("POST", "/api/models/pull", json={"model": "hf.co/test/smollm2-gguf:Q4_1"}),
+        dialect="native",
+        status=403,
+    ),
+    ("DELETE", "/api/models/{name}"): AdminOnly(
+        _c("DELETE", "/api/models/scripted"), dialect="native", status=403
+    ),
     ("POST", "/api/chat"): Owned(
         "native",
         each_conversation("POST", "/api/chat", json={"message": "hi", "session_id": "{conv}"}),
@@ -411,7 +423,9 @@ async def run_probes(
     for route, entry in MATRIX.items():
         if not isinstance(entry, Owned | AdminOnly):
             continue
-        dialect, status = (entry.dialect, 404) if isinstance(entry, Owned) else ("memgpt", 401)
+        dialect, status = (
+            (entry.dialect, 404) if isinstance(entry, Owned) else (entry.dialect, entry.status)
+        )
         for call in entry.calls:
             shown = f"{call.method} {fill(call.url, ids)}"
             response = await _send(client, call, ids, key_b)

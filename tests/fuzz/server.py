@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.fuzz.runner import Credentials
+from tests.hubserver import FakeHub, running
 
 PASSWORD = "fuzz-admin-password"
 
@@ -75,10 +76,16 @@ def seed(url: str, key: str) -> dict[str, str]:
 @contextmanager
 def fuzz_server(home: Path) -> Iterator[tuple[str, Credentials]]:
     """A running server (base URL) and the credentials to fuzz it with."""
+    with running(FakeHub()) as hub:  # no repos: a pull of any name finds none (404)
+        yield from _serve(home, hub.url)
+
+
+def _serve(home: Path, hub: str) -> Iterator[tuple[str, Credentials]]:
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "ROOST_HOME": str(home), "ROOST_SERVER_PASS": PASSWORD}
+    env["HF_ENDPOINT"] = hub  # POST /api/models/pull never reaches the real Hub
     # Generated passwords for POST /api/auth are failed authentications: past ten a minute
     # they would lock the admin password out of the rest of the run (tests/api covers that).
     env["ROOST_LIMITS_FAILED_AUTHS_PER_MINUTE"] = "0"

@@ -29,6 +29,7 @@ from roost.services.leases import LeaseService
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
+from roost.services.pulls import PullService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
 from roost.services.streams import StreamService
@@ -84,10 +85,12 @@ class Services:
     transcription: TranscriptionService
     streams: StreamService
     leases: LeaseService
+    pulls: PullService
     metrics: Metrics | None = None
 
     async def close(self, drain_seconds: float = 30.0) -> None:
         await self.heartbeat.close()
+        await self.pulls.close()  # their children stop; the partial files stay
         await self.inbox.stop()  # no new deliveries while the running turns drain
         await self.turns.drain(drain_seconds)
         await self.agents.drain(drain_seconds)
@@ -263,6 +266,7 @@ async def build_services(
             transcription=TranscriptionService(settings),
             streams=streams,
             leases=leases,
+            pulls=PullService(registry),
             metrics=metrics,
         )
     except BaseException:

@@ -28,6 +28,11 @@ class ModelInfo:
     state: str | None = None
     restarts: int = 0
     error: str | None = None
+    # Pulled into the model store (POST /api/models/pull, `roost pull`): its bytes on disk
+    # and quantization. A model only config.toml names is not pulled.
+    pulled: bool = False
+    size: int | None = None
+    quantization: str | None = None
 
 
 class ModelService:
@@ -41,6 +46,7 @@ class ModelService:
             return ModelInfo(name, "scripted", None, None, name == self._providers.default, 0)
         window = settings.context_window if settings.provider != "llamacpp" else settings.n_ctx
         state, restarts, error = self._runtime(name, settings.provider)
+        stored = self._providers.catalog.stored(name)
         return ModelInfo(
             name=name,
             provider=settings.provider,
@@ -51,6 +57,9 @@ class ModelService:
             state=state,
             restarts=restarts,
             error=error,
+            pulled=stored is not None,
+            size=stored.size if stored is not None else None,
+            quantization=stored.quantization if stored is not None else None,
         )
 
     def _runtime(self, name: str, kind: str) -> tuple[str | None, int, str | None]:

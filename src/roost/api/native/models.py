@@ -15,5 +15,6 @@ router = APIRouter(tags=["native"])
 
 
 @router.get("/api/models", response_model=None, responses=docs.ok(ModelList))
-async def list_models(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
-    return {"models": [asdict(info) for info in services.models.list()]}
+async def list_models(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    models = [asdict(info) for info in services.models.list()]
+    return {"models": models, "can_pull": principal.is_admin}

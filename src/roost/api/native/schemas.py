@@ -142,10 +142,14 @@ class ModelOut(BaseModel):
     )
     restarts: int = Field(0, description="Times the model's process died and was restarted")
     error: str | None = Field(None, description="Why it last died, or why it is unavailable")
+    pulled: bool = Field(False, description="In the model store (pulled), not config.toml's")
+    size: int | None = Field(None, description="A pulled model's bytes on disk")
+    quantization: str | None = Field(None, description="A pulled model's, e.g. Q4_K_M")
 
 
 class ModelList(BaseModel):
     models: list[ModelOut]
+    can_pull: bool = Field(False, description="The caller may pull and remove models (an admin)")
 
 
 class FileWritten(BaseModel):

@@ -1,0 +1,81 @@
+"""`python -m roost.providers.store.pull_worker --store DIR NAME`: one pull, in a process
+of its own (the server's side is pull_process.py).
+
+Writes one JSON line per progress (`{"progress": {...}}`, downloading progress at most
+every PROGRESS_SECONDS per file), then `{"model": {...}}` or `{"error": {"code",
+"message"}}`, to the stdout it was given. Anything else that writes to stdout (a library,
+native code) is sent to stderr, so the lines stay readable. SIGTERM ends it at once:
+the partial file stays and the next pull resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+from roost.core.errors import RoostError
+from roost.providers.store import hub
+from roost.providers.store.manifest import ModelStore
+from roost.providers.store.progress import PullProgress
+
+PROGRESS_SECONDS = 0.1
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: a server killed with SIGKILL takes its pulls with it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl
+        os._exit(0)
+
+
+class _Reporter:
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+        self._sent: dict[str | None, float] = {}
+
+    def send(self, payload: dict[str, Any]) -> None:
+        self._out.write(json.dumps(payload, separators=(",", ":")) + "\n")
+        self._out.flush()
+
+    def progress(self, event: PullProgress) -> None:
+        if event.status == "downloading" and event.completed != event.total:
+            now = time.monotonic()
+            if now - self._sent.get(event.file, 0.0) < PROGRESS_SECONDS:
+                return
+            self._sent[event.file] = now
+        self.send({"progress": {k: v for k, v in asdict(event).items() if v is not None}})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="roost.providers.store.pull_worker")
+    parser.add_argument("--store", required=True, type=Path)
+    parser.add_argument("name")
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    # The protocol keeps the real stdout; fd 1 becomes stderr for everything else.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    reporter = _Reporter(out)
+    try:
+        model = hub.pull(args.name, ModelStore(args.store), on_progress=reporter.progress)
+    except RoostError as exc:
+        reporter.send({"error": {"code": exc.code, "message": exc.message}})
+        return 1
+    reporter.send({"model": model.to_json()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
