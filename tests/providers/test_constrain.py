@@ -154,7 +154,8 @@ async def test_smollm2_json_schema_output(model: LlamaCppProvider) -> None:
 @pytest.mark.model
 async def test_a_grammar_llama_cpp_rejects_is_an_error_not_a_crash(model: LlamaCppProvider) -> None:
     # llama-cpp-python would segfault on this grammar; roost must refuse it first.
-    raw = model._stream(ChatRequest(ASK, GREEDY), ASK, "root ::= [^")
+    prompt = await model.render_prompt(ChatRequest(ASK))
+    raw = model._stream(ChatRequest(ASK, GREEDY), prompt, "root ::= [^")
     with pytest.raises(InvalidRequest):
         async for _ in raw:
             pass

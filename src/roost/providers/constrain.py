@@ -1,9 +1,14 @@
-"""Tool calls and JSON output for models without native tool calling (llama.cpp).
+"""Tool calls and JSON output on llama.cpp models.
 
 The request's tools or response format become a JSON schema, the schema becomes a
 llama.cpp grammar, and sampling can then only produce text that matches it: even a 135M
 model emits a valid call. The tools are described in the system prompt; earlier calls
 and results are written back as plain text every chat template can render.
+
+A model whose chat template renders tools in a format roost reads (tool_formats) calls
+them its own way when the request leaves the choice to it (`auto`): the template gets
+the tools and the tool traffic as it expects them, and native_tools reads the reply.
+`required` or a named tool still goes through the grammar, which guarantees a call.
 
 Every schema is bounded first (schema_limits): what llama.cpp cannot take safely is
 refused, and length bounds too large for a grammar are checked on the output instead
@@ -33,7 +38,7 @@ from roost.providers.schema_check import violation
 from roost.providers.schema_limits import Bounded, Limiter
 from roost.providers.schema_patterns import unwritable
 
-Mode = Literal["text", "json", "call", "call_or_text"]
+Mode = Literal["text", "json", "call", "call_or_text", "native"]
 
 # Free text that does not open with "{": in "auto" mode the first character decides
 # between answering and calling.
@@ -50,6 +55,8 @@ class Plan:
     # JSON output's bounds the grammar could not hold (None: it holds them all), for
     # as_calls to check at the end.
     bounds: Bounded | None = None
+    # "native": the tools the chat template itself is given.
+    template_tools: tuple[ToolSpec, ...] = ()
 
 
 def _parameters(tool: ToolSpec) -> dict[str, Any]:
@@ -82,6 +89,10 @@ def _output_schema(bounded: Bounded) -> dict[str, Any]:
     # The converter does not look inside a root that is itself a $ref.
     root = {"anyOf": [bounded.grammar]} if "$ref" in bounded.grammar else dict(bounded.grammar)
     return {**root, "$defs": bounded.defs}
+
+
+def tool_bounds(tool: ToolSpec) -> Bounded:
+    return _tool_bounds(json.dumps(_parameters(tool), sort_keys=True))
 
 
 @lru_cache(maxsize=256)
@@ -137,11 +148,21 @@ def _flatten(message: ChatMessage) -> ChatMessage:
     return message
 
 
-def plan(request: ChatRequest) -> Plan:
-    """Decide how to constrain this request and rewrite its messages accordingly."""
-    messages = [_flatten(m) for m in request.messages]
+def plan(request: ChatRequest, native: bool = False) -> Plan:
+    """Decide how to constrain this request and rewrite its messages accordingly.
+
+    `native`: the model's chat template renders tools and tool traffic in a format
+    roost reads (tool_formats)."""
     tools = request.tools
     choice = request.tool_choice
+    if native and tools and choice.mode == "auto":
+        _call_schema(tools)  # the same bounds as a grammar's, though none is built
+        return Plan("native", None, list(request.messages), template_tools=tools)
+    grammar_call = bool(tools) and choice.mode != "none"
+    if native and not grammar_call:
+        messages = list(request.messages)  # the template writes earlier calls its own way
+    else:
+        messages = [_flatten(m) for m in request.messages]
     if tools and choice.mode != "none":
         if choice.mode == "tool":
             tools = tuple(t for t in tools if t.name == choice.name)
@@ -184,7 +205,7 @@ def _parse_call(text: str, tools: tuple[ToolSpec, ...]) -> ToolCallChunk:
         raise ProviderError("the model's tool call names no known tool")
     arguments = value.get("arguments")
     tool = by_name[value["name"]]
-    broken = violation(_tool_bounds(json.dumps(_parameters(tool), sort_keys=True)), arguments)
+    broken = violation(tool_bounds(tool), arguments)
     if broken is not None:
         raise ProviderError(f"the model's call to '{tool.name}' breaks its schema: {broken}")
     return ToolCallChunk(

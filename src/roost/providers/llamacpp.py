@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from roost.config import ModelSettings, Settings
-from roost.core.errors import ConfigError, InvalidRequest, ProviderError
+from roost.core.errors import ConfigError, InvalidRequest, ProviderError, Unavailable
 from roost.providers import constrain, llamacpp_cpu
 from roost.providers.base import ChatMessage, ChatRequest, Embeddings, ProviderEvent
 from roost.providers.batch import sampler
 from roost.providers.batch.engine import BatchEngine, Job
 from roost.providers.batch.reply import END, Reply
 from roost.providers.llamacpp_embed import LlamaEmbedder
-from roost.providers.template import ChatTemplate
+from roost.providers.native_tools import native_calls
+from roost.providers.template import CHATML, ChatTemplate, TemplateUnusable, single_tokens
 
 # The Llama object's own context is never used for generation (the batch engine makes
 # its own); it only needs to exist.
@@ -56,6 +57,20 @@ def model_path(name: str, model: ModelSettings, settings: Settings) -> Path:
     return path
 
 
+def with_template_path(name: str, model: ModelSettings, settings: Settings) -> ModelSettings:
+    """The model's settings with its chat_template file made absolute (a runner does not
+    know the home); a file that is not there is a ConfigError naming the key."""
+    own = model.chat_template
+    if own is None or own == "chatml":
+        return model
+    path = Path(own).expanduser()
+    if not path.is_absolute():
+        path = settings.home / path
+    if not path.is_file():
+        raise ConfigError(f"[models.{name}] chat_template '{path}' is not a file")
+    return model.model_copy(update={"chat_template": str(path)})
+
+
 def gguf_problem(path: Path) -> str | None:
     """None when the file is there, readable and a GGUF; else why not (nothing loads)."""
     try:
@@ -83,12 +98,14 @@ class LlamaCppProvider:
         self._engine: BatchEngine | None = None
         self._template: ChatTemplate | None = None
         self._end_tokens: set[int] = set()
+        self._call_tokens: set[int] = set()  # a tool format's markers, kept in the text
         self._load_lock = asyncio.Lock()
         self._embedder: LlamaEmbedder | None = None
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> LlamaCppProvider:
-        return cls(name, model, model_path(name, model, settings))
+        path = model_path(name, model, settings)
+        return cls(name, with_template_path(name, model, settings), path)
 
     @property
     def context_window(self) -> int:
@@ -132,6 +149,19 @@ class LlamaCppProvider:
                 n_threads=threads,
                 verbose=False,
             )
+        except (ValueError, RuntimeError, OSError, ProviderError) as exc:
+            raise ProviderError(
+                f"cannot load model '{self.name}' from {self._path}: {exc}"
+            ) from exc
+        try:
+            self._template = self._chat_template(llm)
+        except BaseException:
+            llm.close()
+            raise
+        self._end_tokens = self._template.end_tokens(llm)
+        fmt = self._template.tool_format
+        self._call_tokens = single_tokens(llm, list(fmt.markers)) if fmt else set()
+        try:
             self._engine = BatchEngine(
                 llm,
                 n_ctx=self._settings.n_ctx,
@@ -142,33 +172,83 @@ class LlamaCppProvider:
             raise ProviderError(
                 f"cannot load model '{self.name}' from {self._path}: {exc}"
             ) from exc
-        self._template = ChatTemplate.from_llama(llm)
-        self._end_tokens = self._template.end_tokens(llm)
         return llm
+
+    def _chat_template(self, llm: Any) -> ChatTemplate:
+        """The template the model's prompts are made with, tried on a probe conversation:
+        one that cannot make them makes the model unavailable, saying why."""
+        own = self._settings.chat_template
+        try:
+            source = CHATML if own == "chatml" else Path(own).read_text() if own else None
+            template = ChatTemplate.from_llama(llm, self.name, source)
+            template.check()
+        except (TemplateUnusable, OSError, UnicodeDecodeError) as exc:
+            origin = f"chat template {own}" if own else "chat template"
+            raise Unavailable(
+                f"model '{self.name}': its {origin} cannot be used: {exc} (set [models."
+                f'{self.name}] chat_template to a Jinja file, or to "chatml")'
+            ) from exc
+        return template
+
+    @property
+    def template(self) -> ChatTemplate | None:
+        """The chat template, once the model is loaded."""
+        return self._template
 
     async def count_tokens(self, messages: list[ChatMessage]) -> int:
         llm = await self.load()
         assert self._template is not None
-        prompt = self._template.render(messages, add_generation_prompt=False)
+        planned = constrain.plan(ChatRequest(messages), self._template.tool_format is not None)
+        prompt = self._template.render(planned.messages, add_generation_prompt=False)
         return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
+    async def _plan(self, request: ChatRequest) -> tuple[constrain.Plan, str]:
+        """How the request is constrained, and the prompt the model is given."""
+        await self.load()
+        assert self._template is not None
+        planned = constrain.plan(request, self._template.tool_format is not None)
+        prompt = self._template.render(
+            planned.messages, add_generation_prompt=True, tools=planned.template_tools
+        )
+        return planned, prompt
+
+    async def render_prompt(self, request: ChatRequest) -> str:
+        """The prompt this request gives the model (as llama.cpp server's /apply-template)."""
+        return (await self._plan(request))[1]
+
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
-        """Tools and JSON formats are grammar-constrained (see constrain.py)."""
-        planned = constrain.plan(request)
-        raw = self._stream(request, planned.messages, planned.grammar)
+        """Tools go through the model's own template when it has a format roost reads
+        (native_tools.py), else they and JSON formats are grammar-constrained
+        (constrain.py)."""
+        planned, prompt = await self._plan(request)
+        fmt = self._template.tool_format if self._template else None
+        if planned.mode == "native" and fmt is not None:
+            raw = self._stream(request, prompt, None, self._call_tokens)
+            async with contextlib.aclosing(raw):
+                async for event in native_calls(raw, fmt, planned.template_tools):
+                    yield event
+            return
+        raw = self._stream(request, prompt, planned.grammar)
         async with contextlib.aclosing(raw):
             async for event in constrain.as_calls(raw, planned.mode, request.tools, planned.bounds):
                 yield event
 
     async def _stream(
-        self, request: ChatRequest, messages: list[ChatMessage], grammar: str | None
+        self,
+        request: ChatRequest,
+        prompt: str,
+        grammar: str | None,
+        kept: frozenset[int] | set[int] = frozenset(),
     ) -> AsyncGenerator[ProviderEvent, None]:
+        """`kept`: special tokens whose text stays in the reply (a tool format's markers)."""
         llm = await self.load()
         engine = self._engine
         assert self._template is not None
         assert engine is not None
-        prompt = self._template.render(messages, add_generation_prompt=True)
-        tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        # A template that writes the BOS itself (Llama 3's, Mistral's) must not get a second.
+        bos = self._template.bos_token
+        add_bos = not (bos and prompt.startswith(bos))
+        tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         room = self._settings.n_ctx - len(tokens)
         if room <= 0:
             raise ProviderError(
@@ -177,7 +257,7 @@ class LlamaCppProvider:
             )
         queue: asyncio.Queue[object] = asyncio.Queue()
         reply = Reply(
-            lambda token: bytes(llm.detokenize([token], special=False)),
+            lambda token: bytes(llm.detokenize([token], special=token in kept)),
             prompt_tokens=len(tokens),
             max_tokens=min(request.options.max_tokens or self._settings.max_tokens, room),
             end_tokens=self._end_tokens,

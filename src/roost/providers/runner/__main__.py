@@ -73,6 +73,11 @@ class Runner:
                 async with contextlib.aclosing(self._provider.stream(request)) as events:
                     async for event in events:
                         self.send(protocol.encode_event(request_id, event))
+            elif op == "render":
+                prompt = await self._provider.render_prompt(
+                    protocol.decode_request(frame["request"])
+                )
+                self.send({"id": request_id, "ev": "result", "value": prompt})
             elif op == "count":
                 messages = protocol.decode_messages(frame["messages"])
                 count = await self._provider.count_tokens(messages)
@@ -109,9 +114,13 @@ async def _main(fd: int, spec: dict[str, Any]) -> int:
     try:
         await provider.load()
     except RoostError as exc:
-        writer.write(protocol.pack({"op": "load_failed", "error": exc.message}))
+        failed = {"op": "load_failed", "error": exc.message, "code": exc.code}
+        writer.write(protocol.pack(failed))
         await writer.drain()
         return 3
+    template = provider.template
+    if template is not None and template.notes:  # the server logs what its runner prints
+        print(f"chat template: {'; '.join(template.notes)}", file=sys.stderr, flush=True)
     writer.write(
         protocol.pack(
             {"op": "ready", "pid": os.getpid(), "extra_bufts": llamacpp_cpu.verdict(path)}

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from roost.core.errors import ProviderError, RoostError
+from roost.core.errors import ProviderError, RoostError, from_code
 from roost.providers import exits
 from roost.providers.runner import protocol
 
@@ -99,7 +99,9 @@ class RunnerProcess:
                     await asyncio.shield(self._tasks[0])
             detail = self.last_output()
             if first is not None and first.get("op") == "load_failed":
-                raise StartFailed(str(first.get("error")), ProviderError(str(first.get("error"))))
+                error = str(first.get("error"))
+                code = str(first.get("code") or ProviderError.code)
+                raise StartFailed(error, from_code(code, error))
             if timed_out:
                 raise StartFailed(f"model process did not load within {load_seconds:g} s")
             raise StartFailed(

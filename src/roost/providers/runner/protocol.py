@@ -5,10 +5,11 @@ frame, over a Unix socket pair. Requests carry an integer `id`; every frame the 
 sends about a request carries it back, so requests can interleave (embeddings during a
 generation, and several generations once the runner batches).
 
-Server → runner: `{"op": "chat" | "count" | "embed" | "cancel", "id": n, ...}`.
+Server → runner: `{"op": "chat" | "render" | "count" | "embed" | "cancel", "id": n, ...}`.
 Runner → server: `{"op": "ready", ...}` once the model is loaded, or `{"op":
-"load_failed", "error": "..."}`; then per request events `{"id": n, "ev": "text" |
-"reasoning" | "call" | "usage" | "finish" | "result" | "error" | "end", ...}`.
+"load_failed", "error": "...", "code": "..."}` (a RoostError's code); then per request
+events `{"id": n, "ev": "text" | "reasoning" | "call" | "usage" | "finish" | "result" |
+"error" | "end", ...}`.
 """
 
 from __future__ import annotations

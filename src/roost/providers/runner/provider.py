@@ -25,7 +25,7 @@ from roost.providers.base import (
     ProviderEvent,
     RuntimeStatus,
 )
-from roost.providers.llamacpp import gguf_problem, model_path
+from roost.providers.llamacpp import gguf_problem, model_path, with_template_path
 from roost.providers.runner import protocol
 from roost.providers.runner.admission import Admission
 from roost.providers.runner.process import RunnerProcess
@@ -84,7 +84,7 @@ class RunnerProvider:
         path = model_path(name, model, settings)
         return cls(
             name,
-            model,
+            with_template_path(name, model, settings),
             path,
             home=settings.home,
             limits=settings.limits,
@@ -175,6 +175,11 @@ class RunnerProvider:
             if item.get("ev") == "result":
                 value = item["value"]
         return value
+
+    async def render_prompt(self, request: ChatRequest) -> str:
+        """The prompt this request gives the model, chat template applied."""
+        frame = {"op": "render", "request": protocol.encode_request(request)}
+        return str(await self._result(frame))
 
     async def count_tokens(self, messages: list[ChatMessage]) -> int:
         frame = {"op": "count", "messages": protocol.encode_messages(messages)}

@@ -3,7 +3,8 @@
 States: `idle` (never started, or stopped), `loading`, `ready`, `restarting` (a runner
 died; the next one starts after a backoff), `unavailable` (it died while loading
 `MAX_START_FAILURES` times in a row: requests get 503 with the reason until
-`UNAVAILABLE_SECONDS` have passed, then one request may try again).
+`UNAVAILABLE_SECONDS` have passed, then one request may try again; a runner that refuses
+its model with `Unavailable`, e.g. a chat template it cannot run, makes it so at once).
 """
 
 from __future__ import annotations
@@ -114,12 +115,17 @@ class Supervisor:
         except StartFailed as exc:
             await process.stop(grace=0)
             self._start_failures += 1
-            self._last_error = exc.reason
-            if self._start_failures >= MAX_START_FAILURES:
+            # A runner that refused the model itself (its chat template, say) would refuse
+            # it again: unavailable at once, rather than after more loads.
+            refused = isinstance(exc.error, Unavailable)
+            self._last_error = exc.reason.removeprefix(f"model '{self.name}': ")
+            if self._start_failures >= MAX_START_FAILURES or refused:
                 self._state = "unavailable"
                 self._unavailable_until = time.monotonic() + UNAVAILABLE_SECONDS
-                log.error("model '%s' is unavailable: %s", self.name, exc.reason)
-                raise Unavailable(f"model '{self.name}' is unavailable: {exc.reason}") from None
+                log.error("model '%s' is unavailable: %s", self.name, self._last_error)
+                raise Unavailable(
+                    f"model '{self.name}' is unavailable: {self._last_error}"
+                ) from None
             self._state = "idle"
             log.error("model '%s' failed to start: %s", self.name, exc.reason)
             raise exc.error or ProviderError(f"model '{self.name}': {exc.reason}") from None
