@@ -16,6 +16,8 @@ from roost.cli import (
     keys,
     memory,
     models,
+    ps,
+    pull,
     serve,
     transcribe,
     users,
@@ -65,6 +67,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(configuration.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")
+app.command("ps")(ps.ps)
+app.command("pull")(pull.pull)
 app.add_typer(memory.app, name="memory")
 app.command("transcribe")(transcribe.transcribe)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -27,6 +28,7 @@ from roost.providers.store.manifest import ModelStore, StoredFile, StoredModel
 from roost.providers.store.progress import OnProgress, PullProgress
 
 PUBLIC_HUB = "https://huggingface.co"
+REPORT_EVERY = 0.1  # seconds between two "downloading" events of a file
 
 
 class PullCancelled(RoostError):
@@ -177,17 +179,21 @@ def _bar_class(
     class Bar:
         def __init__(self, *, total: int | None = None, initial: int = 0, **_: Any) -> None:
             self.n = initial
-            self.total = total or remote.size
+            self._reported = -1.0
             self._report()
 
         def _report(self) -> None:
+            self._reported = time.monotonic()
             on_progress(PullProgress("downloading", remote.path, remote.size, self.n, digest))
 
         def update(self, n: int = 1) -> None:
+            # Called for every read (64 KB): the cancel is noticed at once, progress is
+            # reported a few times a second.
             if cancel is not None and cancel.is_set():
                 raise PullCancelled(f"pull of {remote.path} cancelled")
             self.n += n
-            self._report()
+            if time.monotonic() - self._reported >= REPORT_EVERY or self.n >= remote.size:
+                self._report()
 
         def close(self) -> None:
             pass
