@@ -12,7 +12,7 @@ sendfile, so it is not the bottleneck of the pull benchmark). It answers:
   `Authorization: Bearer <token>` (403 with another token).
 
 It counts the body bytes it sent per file, and can cut a file's download after N bytes
-(drops the connection, once), stall after N bytes until released, or send corrupted bytes.
+(drops the connection, once), send a file slowly, or send corrupted bytes.
 
 `python -m tests.hubserver FILE...` serves files as repo `test/bench` until killed (the
 pull benchmark's server, a process of its own): prints its URL, then each file's SHA-256.
@@ -27,6 +27,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,8 +86,7 @@ class FakeHub:
         self.served: Counter[str] = Counter()  # "owner/repo/path" -> body bytes sent
         self.requests: list[Request] = []
         self.cut_after: dict[str, int] = {}  # file -> drop the connection after N bytes, once
-        self.stall_after: dict[str, int] = {}  # file -> stop sending after N bytes...
-        self.release = threading.Event()  # ...until this is set
+        self.pace: dict[str, float] = {}  # file -> seconds per MB sent (a slow network)
         self.corrupt: set[str] = set()  # files whose bodies have a flipped byte
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -124,7 +124,6 @@ class FakeHub:
         return self.url
 
     def stop(self) -> None:
-        self.release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -146,6 +145,7 @@ def running(hub: FakeHub) -> Iterator[FakeHub]:
 
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeHub
+    _key = ""
     protocol_version = "HTTP/1.1"  # huggingface_hub's client keeps connections open
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -305,13 +305,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self, key: str, file: Path, start: int, end: int) -> int:
         """Send [start, end) of the file; returns the bytes sent."""
         fake = self.fake
+        self._key = key
         stop = end
         cut = fake.cut_after.pop(key, None)
-        stall = fake.stall_after.get(key)
         if cut is not None:
             stop = min(end, max(start, cut))
-        elif stall is not None and start < stall:
-            stop = min(end, stall)
         sent = 0
         with file.open("rb") as handle:
             if key in fake.corrupt and start <= size_half(file) < stop:
@@ -326,23 +324,23 @@ class _Handler(BaseHTTPRequestHandler):
             if cut is not None and stop < end:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
-                return sent
-            if stall is not None and stop < end:
-                fake.release.wait()
-                sent += self._sendfile(handle, stop, end)
         return sent
 
     def _sendfile(self, handle: Any, start: int, stop: int) -> int:
         """os.sendfile in a loop, counting what left even when the client hangs up."""
         offset = start
+        pace = self.fake.pace.get(self._key, 0.0)
+        piece = (1 << 20) if pace else (8 << 20)
         try:
             while offset < stop:
                 count = os.sendfile(
-                    self.connection.fileno(), handle.fileno(), offset, min(stop - offset, 8 << 20)
+                    self.connection.fileno(), handle.fileno(), offset, min(stop - offset, piece)
                 )
                 if count == 0:
                     break
                 offset += count
+                if pace:
+                    time.sleep(pace * count / (1 << 20))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         return offset - start
@@ -366,6 +364,16 @@ def split_files(parts: list[Path]) -> dict[str, Path]:
     """The test repo `test/smollm2-split-gguf`: a split GGUF in a folder, as large repos
     keep them (`Q4_1/name-Q4_1-00001-of-00003.gguf`)."""
     return {f"Q4_1/{part.name}": part for part in parts}
+
+
+def build_hub(model: Path, split: list[Path]) -> FakeHub:
+    """The repos the pull tests use (not started): test/smollm2-gguf, its split version
+    test/smollm2-split-gguf, and test/gated-gguf (HF_TOKEN = TOKEN)."""
+    hub = FakeHub()
+    hub.add("test/smollm2-gguf", smollm2_files(model), extra={"README.md": b"# test\n"})
+    hub.add("test/smollm2-split-gguf", split_files(split))
+    hub.add("test/gated-gguf", {"SmolLM2-135M-Instruct-Q4_K_M.gguf": model}, gated=True)
+    return hub
 
 
 def make_split(model: Path, out: Path, parts: int = 3) -> list[Path]:
