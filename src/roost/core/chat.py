@@ -67,3 +67,6 @@ class GenerationOptions:
     stop: list[str] = field(default_factory=list)
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    # Local models: seconds to stay loaded once idle after this request (core/keepalive.py:
+    # 0 unloads at once, negative never); None: the model's own keep_alive.
+    keep_alive: float | None = None

@@ -124,6 +124,8 @@ class RuntimeStatus:
     slots: int = 0  # sequences the runner decodes in one batch ([models.NAME] parallel)
     slots_busy: int = 0  # generating now
     queued: int = 0  # waiting for a slot
+    memory_bytes: int = 0  # the memory estimate it loads with (runner/memory.py)
+    expires_at: float | None = None  # unix time it unloads if left idle; None: never, or not loaded
 
 
 @runtime_checkable

@@ -126,4 +126,5 @@ def merge_options(request: GenerationOptions, model: ModelSettings | None) -> Ge
         stop=request.stop,
         frequency_penalty=request.frequency_penalty,
         presence_penalty=request.presence_penalty,
+        keep_alive=request.keep_alive,
     )

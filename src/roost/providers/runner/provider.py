@@ -2,7 +2,9 @@
 
 The same provider interface as any other model; every call becomes frames on the
 runner's channel. Closing a stream early (a client hung up) sends `cancel`, which stops
-the runner's generation at the next token.
+the runner's generation at the next token. Before a runner starts, the model must fit in
+the memory budget (memory.py); an idle one unloads when its keep-alive runs out
+(lifetime.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from roost.config import LimitSettings, ModelSettings, Settings
-from roost.core import requester
+from roost.config import LimitSettings, ModelSettings, RunnerSettings, Settings
+from roost.core import keepalive, requester
 from roost.core.errors import ProviderError, RoostError
 from roost.providers import llamacpp_cpu
 from roost.providers.base import (
@@ -26,8 +28,9 @@ from roost.providers.base import (
     RuntimeStatus,
 )
 from roost.providers.llamacpp import gguf_problem, model_path, with_template_path
-from roost.providers.runner import protocol
+from roost.providers.runner import memory, protocol
 from roost.providers.runner.admission import Admission
+from roost.providers.runner.lifetime import Lifetime
 from roost.providers.runner.process import RunnerProcess
 from roost.providers.runner.statefile import StateFile
 from roost.providers.runner.supervisor import Supervisor
@@ -61,6 +64,8 @@ class RunnerProvider:
         python: str = sys.executable,
         limits: LimitSettings | None = None,
         loopback: bool = True,
+        runners: RunnerSettings | None = None,
+        budget: memory.Budget | None = None,
     ) -> None:
         self.name = name
         self._settings = settings
@@ -76,8 +81,23 @@ class RunnerProvider:
         # Chats beyond the runner's slots wait here, not in the runner: the server knows
         # who asks, so it can be fair between users.
         self._admission = _admission(name, settings, limits or LimitSettings(), loopback)
+        runners = runners or RunnerSettings()
+        self._budget = budget or memory.Budget(runners.memory_limit_bytes)
+        own = settings.keep_alive
+        self._lifetime = Lifetime(
+            keepalive.parse(own) if own is not None else runners.keep_alive_seconds,
+            self._unload,
+            self._changed,
+        )
         # `python`: the runner's interpreter (tests pass a stand-in that crashes).
-        self._supervisor = Supervisor(name, spec, on_change=self._changed, python=python)
+        self._supervisor = Supervisor(
+            name,
+            spec,
+            on_change=self._changed,
+            python=python,
+            reserve=self._reserve,
+            release=self._release,
+        )
 
     @classmethod
     def from_settings(cls, name: str, model: ModelSettings, settings: Settings) -> RunnerProvider:
@@ -89,6 +109,8 @@ class RunnerProvider:
             home=settings.home,
             limits=settings.limits,
             loopback=settings.server.loopback,
+            runners=settings.runners,
+            budget=memory.Budget.for_home(settings.home, settings.runners.memory_limit_bytes),
         )
 
     def _changed(self) -> None:
@@ -108,12 +130,53 @@ class RunnerProvider:
         return self._supervisor.ready
 
     def status(self) -> RuntimeStatus:
+        now = self._supervisor.status()
+        needed = self.estimate()
         return replace(
-            self._supervisor.status(),
+            now,
             slots=self._admission.slots,
             slots_busy=self._admission.busy,
             queued=self._admission.queued,
+            memory_bytes=needed.total if needed is not None else 0,
+            expires_at=self._lifetime.expires_at() if now.state == "ready" else None,
         )
+
+    # -- memory and lifetime (memory.Member) -------------------------------------------
+
+    def estimate(self) -> memory.Estimate | None:
+        return memory.estimate(self._path, self._settings.n_ctx, self._settings.parallel)
+
+    async def _reserve(self) -> None:
+        await self._budget.reserve(self, self.estimate())
+
+    def _release(self) -> None:
+        self._budget.release(self)
+
+    def _unload(self) -> asyncio.Task[None] | None:
+        return self._supervisor.unload()
+
+    @property
+    def last_used(self) -> float:
+        return self._lifetime.last_used
+
+    def evictable(self) -> bool:
+        return self._supervisor.ready and self._lifetime.inflight == 0
+
+    async def evict(self) -> None:
+        stopping = self._lifetime.expire()
+        if stopping is not None:
+            await asyncio.shield(stopping)
+
+    def rss_bytes(self) -> int:
+        return self._supervisor.rss_bytes()
+
+    async def unload(self) -> bool:
+        """Unload now if no request uses the model (`roost stop`); False if one does or
+        nothing was loaded."""
+        if not self.evictable():
+            return False
+        await self.evict()
+        return True
 
     async def probe(self) -> str | None:
         """The GGUF file is there and readable; loading it is the first request's job."""
@@ -121,13 +184,23 @@ class RunnerProvider:
 
     async def load(self) -> RunnerProcess:
         """Start the runner now (it loads the model); concurrent callers share the start."""
-        return await self._supervisor.process()
+        self._lifetime.begin()
+        try:
+            return await self._supervisor.process()
+        finally:
+            self._lifetime.end()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         frame = {"op": "chat", "request": protocol.encode_request(request)}
-        async with self._admission.slot(requester.current.get()):
-            async for item in self._call(frame):
-                yield protocol.decode_event(item)
+        self._lifetime.begin()  # waiting for a slot counts: the model must not unload
+        try:
+            async with self._admission.slot(requester.current.get()):
+                async for item in self._call(frame):
+                    yield protocol.decode_event(item)
+        finally:
+            stopping = self._lifetime.end(request.options.keep_alive, sets=True)
+        if stopping is not None:  # keep_alive 0: the reply ends once the runner is gone
+            await asyncio.shield(stopping)
 
     async def _call(self, frame: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         """Send one request; yield its event frames until `end`, raising its error.
@@ -171,9 +244,13 @@ class RunnerProvider:
 
     async def _result(self, frame: dict[str, Any]) -> Any:
         value: Any = None
-        async for item in self._call(frame):
-            if item.get("ev") == "result":
-                value = item["value"]
+        self._lifetime.begin()
+        try:
+            async for item in self._call(frame):
+                if item.get("ev") == "result":
+                    value = item["value"]
+        finally:
+            self._lifetime.end()
         return value
 
     async def render_prompt(self, request: ChatRequest) -> str:
@@ -190,6 +267,7 @@ class RunnerProvider:
         return Embeddings([list(map(float, v)) for v in value["vectors"]], int(value["tokens"]))
 
     async def close(self) -> None:
+        self._lifetime.close()
         await self._supervisor.close()
         if self._statefile is not None:
             self._statefile.remove(self.name)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,7 +43,12 @@ class Supervisor:
         load_timeout: float = 600.0,
         on_change: Callable[[], None] = lambda: None,
         python: str = sys.executable,
+        reserve: Callable[[], Awaitable[None]] | None = None,
+        release: Callable[[], None] = lambda: None,
     ) -> None:
+        """`reserve`: awaited before a runner starts (not before a restart after a crash:
+        the crashed one's memory is still counted), raises when the model may not load
+        (memory.Budget); `release` once no runner of it is loaded or starting."""
         self.name = name
         self._python = python
         self._on_change = on_change
@@ -58,6 +63,11 @@ class Supervisor:
         self._start_failures = 0
         self._unavailable_until = 0.0
         self._closed = False
+        self._reserve = reserve
+        self._release = release
+        self._reserved = False
+        self._stopping: asyncio.Task[None] | None = None  # an unloaded runner exiting
+        self._retiring: RunnerProcess | None = None
 
     @property
     def _state(self) -> State:
@@ -83,6 +93,14 @@ class Supervisor:
     def ready(self) -> bool:
         return self._state == "ready"
 
+    def rss_bytes(self) -> int:
+        """What its runner holds now (one being unloaded too: until it has exited)."""
+        total = 0
+        for process in (self._process, self._retiring):
+            if process is not None and process.alive:
+                total += (process.rss_kib() or 0) * 1024
+        return total
+
     async def process(self) -> RunnerProcess:
         """The live runner, started (or waited for) if need be."""
         process = self._process
@@ -102,6 +120,11 @@ class Supervisor:
     async def _start(self, delay: float) -> RunnerProcess:
         if delay:
             await asyncio.sleep(delay)
+        if self._stopping is not None:  # the unloaded runner's memory is free first
+            await asyncio.shield(self._stopping)
+        if not self._reserved and self._reserve is not None:
+            await self._reserve()
+        self._reserved = True
         self._state = "loading"
         process = RunnerProcess(self.name, self._spec, self._python)
         started = time.monotonic()
@@ -111,9 +134,11 @@ class Supervisor:
         except asyncio.CancelledError:
             process.kill()
             await process.stop(grace=0)
+            self._free()
             raise
         except StartFailed as exc:
             await process.stop(grace=0)
+            self._free()
             self._start_failures += 1
             # A runner that refused the model itself (its chat template, say) would refuse
             # it again: unavailable at once, rather than after more loads.
@@ -144,6 +169,43 @@ class Supervisor:
         self._process = process
         self._state = "ready"
         return process
+
+    def _free(self) -> None:
+        if self._reserved:
+            self._reserved = False
+            self._release()
+
+    def unload(self) -> asyncio.Task[None] | None:
+        """Stop the runner because it is not needed now (its keep-alive ran out, or
+        another model needs the memory): `idle`, not a crash, so no restart. The caller
+        checked that no request uses it; one arriving from now on starts a new runner
+        once this one has exited. The task ends when it has; None when nothing was
+        loaded."""
+        if self._closed or self._stopping is not None:
+            return self._stopping
+        process, self._process = self._process, None
+        starting = self._starting
+        if process is None or not process.alive:
+            if self._state != "restarting" or starting is None:
+                return None
+            starting.cancel()  # a crashed runner's restart nobody waits for
+            self._starting = None
+        self._stopping = asyncio.create_task(self._stop(process))
+        self._state = "idle"
+        return self._stopping
+
+    async def _stop(self, process: RunnerProcess | None) -> None:
+        self._retiring = process
+        try:
+            if process is not None:
+                log.info("model '%s' unloaded (runner pid %s)", self.name, process.pid)
+                await process.stop()
+        finally:
+            self._retiring = None
+            self._stopping = None
+            if self._process is None and (self._starting is None or self._starting.done()):
+                self._free()
+            self._on_change()
 
     def _crashed_error(self, cause: str) -> ProviderError:
         if self._closed:
@@ -183,6 +245,10 @@ class Supervisor:
         process, self._process = self._process, None
         if process is not None:
             await process.stop()
+        if self._stopping is not None:
+            with contextlib.suppress(BaseException):
+                await self._stopping
+        self._free()
         self._state = "idle"
 
 
