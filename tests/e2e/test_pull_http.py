@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +31,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model]
 REPO = "test/smollm2-gguf"
 MORE = "test/smollm2-more"  # more quant names, for pulls that must not share a file
 PULLED = f"hf.co/{REPO}:Q4_1"
-STALL = 20 * 1024 * 1024  # bytes a stalled download sends before it waits
+# A slowed file comes at 5 MiB/s: its pull takes ~20 s, time enough for what a test does
+# meanwhile (the test waits for events, never for a time).
+SLOW = 0.2  # seconds per MiB
+CHUNK = 10 * 1024 * 1024  # how far a download gets before a test hangs up
 WAIT = 60.0
 
 
@@ -65,21 +67,19 @@ def admin(server: Server) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def stall(hub: FakeHub) -> Iterator[Callable[[str], str]]:
-    """Make a file's download stop after STALL bytes until the test ends (or releases it);
-    returns the file's key in the hub's counters."""
-    hub.release = threading.Event()
-    stalled: list[str] = []
+def slow(hub: FakeHub) -> Iterator[Callable[[str], str]]:
+    """Slow down a file's downloads (until `hub.pace.pop(key)` or the test ends); returns
+    the file's key in the hub's counters."""
+    slowed: list[str] = []
 
-    def stop(key: str) -> str:
-        hub.stall_after[key] = STALL
-        stalled.append(key)
+    def down(key: str) -> str:
+        hub.pace[key] = SLOW
+        slowed.append(key)
         return key
 
-    yield stop
-    for key in stalled:
-        hub.stall_after.pop(key, None)
-    hub.release.set()
+    yield down
+    for key in slowed:
+        hub.pace.pop(key, None)
 
 
 def store(server: Server) -> Path:
@@ -242,15 +242,15 @@ def test_what_fails_before_the_download_is_a_plain_error(
 
 
 def test_hanging_up_cancels_the_pull_and_the_next_pull_resumes(
-    server: Server, admin: httpx.Client, hub: FakeHub, stall: Callable[[str], str]
+    server: Server, admin: httpx.Client, hub: FakeHub, slow: Callable[[str], str]
 ) -> None:
     name, file = f"hf.co/{REPO}:Q8_0", "SmolLM2-135M-Instruct-Q8_0.gguf"
-    key = stall(f"{REPO}/{file}")
+    key = slow(f"{REPO}/{file}")
     with admin.stream("POST", "/api/models/pull", json={"model": name}) as response:
         assert response.status_code == 200
         lines = response.iter_lines()  # (kept: a dropped iterator closes the connection)
         for line in lines:
-            if json.loads(line).get("completed", 0) >= STALL // 2:
+            if json.loads(line).get("completed", 0) >= CHUNK:
                 break
         assert len(workers(server)) == 1
     # The client left: the child is terminated, nothing is in the manifest, the partial
@@ -260,13 +260,12 @@ def test_hanging_up_cancels_the_pull_and_the_next_pull_resumes(
     assert name not in {m["name"] for m in admin.get("/api/models").json()["models"]}
     [partial] = (store(server) / "hf" / REPO).glob(f"{file}.*.incomplete")
     kept = partial.stat().st_size
-    assert kept >= STALL // 2
+    assert kept >= CHUNK
     # The next pull asks only for the rest.
-    hub.stall_after.pop(key)
-    hub.release.set()
+    hub.pace.pop(key)
     done = admin.post("/api/models/pull", json={"model": name, "stream": False})
     assert done.status_code == 200, done.text
-    assert hub.resolves(key)[-1].start == kept
+    until(lambda: [r for r in hub.resolves(key) if r.start == kept], "a GET of the rest only")
     assert (
         store(server) / "hf" / REPO / file
     ).stat().st_size == embedded_model_path().stat().st_size
@@ -274,11 +273,11 @@ def test_hanging_up_cancels_the_pull_and_the_next_pull_resumes(
 
 
 def test_one_pull_per_name_and_at_most_two_at_once(
-    server: Server, admin: httpx.Client, hub: FakeHub, stall: Callable[[str], str]
+    server: Server, admin: httpx.Client, hub: FakeHub, slow: Callable[[str], str]
 ) -> None:
     first, second, third = (f"hf.co/{MORE}:{q}" for q in ("Q5_K_M", "Q6_K", "Q2_K"))
-    key = stall(f"{MORE}/SmolLM2-135M-Instruct-Q5_K_M.gguf")
-    stall(f"{MORE}/SmolLM2-135M-Instruct-Q6_K.gguf")
+    key = slow(f"{MORE}/SmolLM2-135M-Instruct-Q5_K_M.gguf")
+    slow(f"{MORE}/SmolLM2-135M-Instruct-Q6_K.gguf")
     with contextlib.ExitStack() as stack:
         one, two = (stack.enter_context(server.client()) for _ in range(2))
         leader = stack.enter_context(one.stream("POST", "/api/models/pull", json={"model": first}))
@@ -298,20 +297,19 @@ def test_one_pull_per_name_and_at_most_two_at_once(
         # The leader leaves; the pull goes on for the follower (cancelled, it would end in
         # an error line, and a later pull would ask the Hub again).
         leader.close()
-        hub.stall_after.pop(key)
-        hub.release.set()
         rest = [json.loads(line) for line in lines]
         assert rest[-1] == {"status": "success", "name": first}
+    until(lambda: hub.resolves(key), "the hub noted the download")  # (noted after it sent)
     assert len(hub.resolves(key)) == 1  # one download for both, never restarted
     assert first in manifest_names(server)
     assert admin.post("/api/models/pull", json={**body(third), "stream": False}).status_code == 200
 
 
 def test_a_pull_process_killed_by_a_signal_is_an_error_line(
-    server: Server, admin: httpx.Client, stall: Callable[[str], str]
+    server: Server, admin: httpx.Client, slow: Callable[[str], str]
 ) -> None:
     name = f"hf.co/{REPO}:IQ4_XS"
-    stall(f"{REPO}/SmolLM2-135M-Instruct-IQ4_XS.gguf")
+    slow(f"{REPO}/SmolLM2-135M-Instruct-IQ4_XS.gguf")
     with admin.stream("POST", "/api/models/pull", json={"model": name}) as response:
         lines = response.iter_lines()
         for line in lines:

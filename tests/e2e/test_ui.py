@@ -165,7 +165,7 @@ def test_a_message_typed_while_loading_is_not_lost(
     not wiped (or its turn stopped) by the first route, however slow the loading is."""
     behave(upstream, reply="Typed early, answered.")
     held: list[Any] = []
-    page.route("**/v1/models", lambda route: held.append(route))
+    page.route("**/api/models", lambda route: held.append(route))
     page.goto(roost.url + "/")
     page.fill("#login-key", PASSWORD)
     page.press("#login-key", "Enter")

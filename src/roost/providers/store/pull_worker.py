@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -40,21 +41,44 @@ def _die_with_parent() -> None:
 
 
 class _Reporter:
+    """Sends the lines. Downloading progress is thinned to one a PROGRESS_SECONDS per file;
+    the last one held back goes out when that time is up, so a download that stalls still
+    shows how far it got."""
+
     def __init__(self, out: IO[str]) -> None:
         self._out = out
+        self._lock = threading.RLock()  # the pull's thread and the timers write in turn
         self._sent: dict[str | None, float] = {}
+        self._held: dict[str | None, PullProgress] = {}
 
     def send(self, payload: dict[str, Any]) -> None:
-        self._out.write(json.dumps(payload, separators=(",", ":")) + "\n")
-        self._out.flush()
+        with self._lock:
+            self._out.write(json.dumps(payload, separators=(",", ":")) + "\n")
+            self._out.flush()
+
+    def _line(self, event: PullProgress) -> None:
+        self._sent[event.file] = time.monotonic()
+        self.send({"progress": {k: v for k, v in asdict(event).items() if v is not None}})
 
     def progress(self, event: PullProgress) -> None:
-        if event.status == "downloading" and event.completed != event.total:
-            now = time.monotonic()
-            if now - self._sent.get(event.file, 0.0) < PROGRESS_SECONDS:
-                return
-            self._sent[event.file] = now
-        self.send({"progress": {k: v for k, v in asdict(event).items() if v is not None}})
+        with self._lock:
+            if event.status == "downloading" and event.completed != event.total:
+                wait = self._sent.get(event.file, 0.0) + PROGRESS_SECONDS - time.monotonic()
+                if wait > 0:
+                    if event.file not in self._held:  # one timer per file at a time
+                        timer = threading.Timer(wait, self._release, (event.file,))
+                        timer.daemon = True
+                        timer.start()
+                    self._held[event.file] = event
+                    return
+            self._held.pop(event.file, None)  # superseded by this one
+            self._line(event)
+
+    def _release(self, file: str | None) -> None:
+        with self._lock:
+            event = self._held.pop(file, None)
+            if event is not None:
+                self._line(event)
 
 
 def main(argv: list[str] | None = None) -> int:

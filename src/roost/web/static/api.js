@@ -17,6 +17,12 @@ export const key = {
 };
 
 export async function api(path, { method = "GET", body, text = false } = {}) {
+  const response = await send(path, { method, body });
+  return text ? response.text() : response.json();
+}
+
+// The response of a successful call, its body unread (for streams); `signal` aborts it.
+export async function send(path, { method = "GET", body, signal } = {}) {
   const headers = { Authorization: `Bearer ${key.get()}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -26,8 +32,10 @@ export async function api(path, { method = "GET", body, text = false } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      signal,
     });
   } catch (err) {
+    if (err.name === "AbortError") throw err;
     throw new Offline(String(err));
   }
   if (!response.ok) {
@@ -41,7 +49,7 @@ export async function api(path, { method = "GET", body, text = false } = {}) {
     } catch { /* not JSON: keep the status line */ }
     throw new ApiError(response.status, code, message);
   }
-  return text ? response.text() : response.json();
+  return response;
 }
 
 export function wsUrl() {

@@ -2,6 +2,7 @@
 import { api, ApiError, key, Offline } from "./api.js";
 import { Chat } from "./chat.js";
 import { Memory, showStatus } from "./memory.js";
+import { Puller } from "./pull.js";
 import { Sidebar } from "./sidebar.js";
 
 const $ = (id) => document.getElementById(id);
@@ -41,6 +42,8 @@ const chat = new Chat({
 });
 const sidebar = new Sidebar({ open: (id) => (location.hash = `#/chat/${id}`) });
 const memory = new Memory({ fail });
+const puller = new Puller({ onPulled: (name) => models(name) });
+const PULL = "\u0000pull"; // the picker's "Pull a model…" entry: no model has this name
 
 function title(sessions) {
   const current = sessions.find((s) => s.session_id === chat.sessionId);
@@ -71,18 +74,24 @@ async function route() {
   }
 }
 
-async function models() {
-  const data = await api("/v1/models");
+// The picker: every model, the server's default (or `chosen`) selected; for admins, one
+// more entry that opens "Pull a model…".
+async function models(chosen) {
+  const data = await api("/api/models");
   const select = $("model");
-  const status = await api("/api/status");
-  select.replaceChildren(
-    ...data.data.map((m) => {
-      const option = document.createElement("option");
-      option.value = option.textContent = m.id;
-      option.selected = m.id === status.model;
-      return option;
-    }),
-  );
+  const options = data.models.map((m) => {
+    const option = document.createElement("option");
+    option.value = option.textContent = m.name;
+    option.selected = chosen ? m.name === chosen : m.is_default;
+    return option;
+  });
+  if (data.can_pull) {
+    const pull = document.createElement("option");
+    pull.value = PULL;
+    pull.textContent = "Pull a model…";
+    options.push(pull);
+  }
+  select.replaceChildren(...options);
   chat.model = select.value;
 }
 
@@ -115,7 +124,11 @@ $("login-form").addEventListener("submit", (e) => {
 $("offline-retry").addEventListener("click", start);
 $("logout").addEventListener("click", () => loginScreen(""));
 $("menu").addEventListener("click", () => document.body.classList.toggle("menu-open"));
-$("model").addEventListener("change", () => (chat.model = $("model").value));
+$("model").addEventListener("change", () => {
+  if ($("model").value !== PULL) return (chat.model = $("model").value);
+  $("model").value = chat.model; // the picker keeps showing the model in use
+  puller.open();
+});
 $("new-session").addEventListener("click", () => {
   chat.sessionId = null;
   location.hash = "#/chat";
