@@ -110,6 +110,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/status"): OwnView(_c("GET", "/api/status")),
     ("GET", "/api/models"): NoIds("the configured models are the server's, not a user's"),
+    ("GET", "/api/ps"): NoIds(
+        "the loaded local models (memory, expiry, slot counts), the server's; no user's "
+        "content, visible to every user as in Ollama"
+    ),
     # Pulling and removing models: the server's, for admins only (the Hub is never asked).
     ("POST", "/api/models/pull"): AdminOnly(
         _c("POST", "/api/models/pull", json={"model": "hf.co/test/smollm2-gguf:Q4_1"}),

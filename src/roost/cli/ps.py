@@ -75,10 +75,11 @@ def until(row: dict[str, Any], now: float) -> str:
 def ps(as_json: JsonOption = False) -> None:
     """List the models the running server has loaded: memory, and when each unloads."""
     from roost.cli.models import size_text
+    from roost.services.loaded import rfc3339
 
     rows = loaded()
     if as_json:
-        print_json(rows)
+        print_json([{**r, "expires_at": rfc3339(r["expires_at"])} for r in rows])
         return
     now = time.time()
     print_table(

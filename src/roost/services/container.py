@@ -26,6 +26,7 @@ from roost.services.dialogue import DialogueService
 from roost.services.heartbeat import HeartbeatService
 from roost.services.inbox import InboxService, InboxWorker, PreviewService
 from roost.services.leases import LeaseService
+from roost.services.loaded import LoadedModels
 from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
@@ -86,6 +87,7 @@ class Services:
     streams: StreamService
     leases: LeaseService
     pulls: PullService
+    loaded: LoadedModels
     metrics: Metrics | None = None
 
     async def close(self, drain_seconds: float = 30.0) -> None:
@@ -267,6 +269,7 @@ async def build_services(
             streams=streams,
             leases=leases,
             pulls=PullService(registry),
+            loaded=LoadedModels(registry),
             metrics=metrics,
         )
     except BaseException:

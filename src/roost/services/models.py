@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from roost.core.errors import ModelNotFound
 from roost.providers.base import RuntimeStatus, Supervised
 from roost.providers.registry import ProviderRegistry
+from roost.services.loaded import rfc3339
 from roost.services.status import ModelStatus
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,25 @@ class ModelService:
             if info.state is None:
                 continue
             provider = self._providers.peek(info.name)
+            expires: float | None = None
             if isinstance(provider, Supervised):
                 now = provider.status()
                 slots, busy, queued = now.slots, now.slots_busy, now.queued
+                expires = now.expires_at
             else:  # not started yet: its configured slots, all free
                 settings = self._providers.settings_for(info.name)
                 slots, busy, queued = (settings.parallel if settings else 0), 0, 0
             found.append(
-                ModelStatus(info.name, info.state, info.restarts, info.error, slots, busy, queued)
+                ModelStatus(
+                    info.name,
+                    info.state,
+                    info.restarts,
+                    info.error,
+                    slots,
+                    busy,
+                    queued,
+                    rfc3339(expires),
+                )
             )
         return found
 

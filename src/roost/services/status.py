@@ -37,6 +37,7 @@ class ModelStatus:
     slots: int = 0  # requests it decodes at once ([models.NAME] parallel)
     slots_busy: int = 0
     queued: int = 0  # requests waiting for a slot
+    expires_at: str | None = None  # RFC 3339: when it unloads if left idle (loaded only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from roost.api.native import (
     heartbeat,
     memory,
     models,
+    ps,
     pull,
     search,
     sessions,
@@ -22,6 +23,7 @@ router.include_router(chat.router)
 router.include_router(sessions.router)
 router.include_router(models.router)
 router.include_router(pull.router)
+router.include_router(ps.router)
 router.include_router(memory.router)
 router.include_router(approvals.router)
 router.include_router(heartbeat.router)

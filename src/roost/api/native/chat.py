@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 
-from roost.api import docs
+from roost.api import docs, keepalive
 from roost.api.deps import PrincipalDep, ServicesDep
 from roost.api.json_route import JsonBodyRoute
 from roost.api.limits import open_stream
@@ -25,6 +25,7 @@ from roost.api.native.schemas import (
 )
 from roost.api.native.streams import LastEventId, parse_event_id, resumed_frames
 from roost.api.sse import DONE, EventStream, data, data_with_id, sse_response
+from roost.core.chat import GenerationOptions
 from roost.core.errors import InvalidRequest, from_code
 from roost.core.events import TurnFailed
 from roost.services.auth import Principal
@@ -41,6 +42,7 @@ async def _start(body: ChatRequestBody, services: Services, principal: Principal
         session_id=body.session_id,
         model=body.model,
         include_memory=body.include_memory,
+        options=GenerationOptions(keep_alive=keepalive.seconds(body.keep_alive)),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from roost.api.keepalive import KeepAlive
 from roost.core.clock import isoformat
 from roost.core.events import ToolCall
 from roost.core.records import Conversation, Message, TokenUsage
@@ -20,6 +21,7 @@ class ChatRequestBody(BaseModel):
     session_id: StrictStr | None = Field(
         None, max_length=200, description="Continue this session; omitted starts a new one"
     )
+    keep_alive: KeepAlive = None
 
 
 class SessionCreateBody(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from roost.api import bodies
+from roost.api import bodies, keepalive
 from roost.api.openai import schemas
 from roost.core.chat import (
     ChatMessage,
@@ -86,6 +86,7 @@ def options(body: schemas.ChatFields) -> GenerationOptions:
         stop=[s for s in stop if s],
         frequency_penalty=body.frequency_penalty,
         presence_penalty=body.presence_penalty,
+        keep_alive=keepalive.seconds(body.keep_alive),
     )
 
 

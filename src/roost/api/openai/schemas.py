@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roost.api.keepalive import KeepAlive
+
 Name = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
 ModelName = Annotated[str, Field(min_length=1, max_length=256)]
 MAX_STOPS = 4
@@ -139,6 +141,7 @@ class ChatFields(_Body):
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormatIn | None = None
     user: str | None = Field(None, max_length=256)
+    keep_alive: KeepAlive = None  # a roost (and Ollama) extension
 
 
 class ChatCompletionBody(ChatFields):
