@@ -100,7 +100,9 @@ def measure(rounds: int, mb: int) -> list[Figure]:
                 else:
                     seconds = curl_round(resolve, work / "curl.out")
                     curls.append(size_mb / seconds)
-                print(f"  {side}: {size_mb:.0f} MB in {seconds:.3f} s = {size_mb / seconds:.0f} MB/s")
+                print(
+                    f"  {side}: {size_mb:.0f} MB in {seconds:.3f} s = {size_mb / seconds:.0f} MB/s"
+                )
     finally:
         if proc is not None:
             proc.terminate()
