@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from roost.providers.llamacpp import embedded_model_path
 from tests import backend
 from tests.conftest import free_port
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import PASSWORD, Server
 from tests.hubserver import FakeHub, running, smollm2_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -52,6 +53,11 @@ def hub() -> Iterator[FakeHub]:
 def server(tmp_path_factory: pytest.TempPathFactory, hub: FakeHub) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("pull") / "home"
     home.mkdir()
+    # A model of config.toml's (never asked: no request uses it) beside the built-in one.
+    (home / "config.toml").write_text(
+        '[models.remote]\nprovider = "openai"\nmodel = "gpt-test"\n'
+        'base_url = "http://127.0.0.1:9/v1"\napi_key = "sk-test"\n'
+    )
     instance = Server(home, free_port())
     instance.start({**backend.dedicated_env("pull"), "HF_ENDPOINT": hub.url})
     try:
@@ -272,6 +278,24 @@ def test_hanging_up_cancels_the_pull_and_the_next_pull_resumes(
     assert name in manifest_names(server)
 
 
+def test_a_non_streaming_pull_ends_when_its_client_hangs_up(
+    server: Server, hub: FakeHub, slow: Callable[[str], str]
+) -> None:
+    name = f"hf.co/{MORE}:Q6_K"
+    slow(f"{MORE}/SmolLM2-135M-Instruct-Q6_K.gguf")
+    body = json.dumps({"model": name, "stream": False}).encode()
+    request = (
+        f"POST /api/models/pull HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"X-API-Key: {PASSWORD}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as client:
+        client.sendall(request + body)
+        until(lambda: workers(server), "the pull process started")
+    until(lambda: workers(server) == [], "the pull process ended")
+    assert name not in manifest_names(server)
+
+
 def test_one_pull_per_name_and_at_most_two_at_once(
     server: Server, admin: httpx.Client, hub: FakeHub, slow: Callable[[str], str]
 ) -> None:
@@ -347,6 +371,10 @@ def test_delete_removes_a_pulled_model_and_stops_its_runner(
     again = admin.delete(f"/api/models/{name}")
     assert again.status_code == 404
     assert again.json()["error"]["code"] == "not_found"
-    configured = admin.delete("/api/models/smollm2")
+    built_in = admin.delete("/api/models/smollm2")
+    assert built_in.status_code == 409
+    assert "built-in" in built_in.json()["error"]["message"]
+    configured = admin.delete("/api/models/remote")
     assert configured.status_code == 409
     assert "config.toml" in configured.json()["error"]["message"]
+    assert "remote" in {m["id"] for m in admin.get("/v1/models").json()["data"]}

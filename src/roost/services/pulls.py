@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from roost.config import EMBEDDED_MODEL
 from roost.core.errors import Conflict, NotFound, RateLimited, RoostError
 from roost.providers.registry import ProviderRegistry
 from roost.providers.store import names, pull_process
@@ -201,10 +202,12 @@ class PullService:
             raise Conflict(f"'{name}' is being pulled; cancel the pull first")
         catalog = self._registry.catalog
         if catalog.stored(name) is None:
+            if name == EMBEDDED_MODEL:
+                raise Conflict(f"'{name}' is roost's built-in model, not a pulled one")
             if catalog.configured(name) or name in self._registry.names():
                 raise Conflict(
                     f"'{name}' is not a pulled model: it is set up in config.toml "
-                    "([models.NAME]); remove it there"
+                    "([models.NAME]); remove its table there"
                 )
             raise NotFound(f"no pulled model is named '{name}'")
         await self._registry.forget(name)

@@ -1,4 +1,5 @@
-"""GET /api/models: the configured models with what roost knows about each."""
+"""GET /api/models: every model (config.toml's and pulled ones) with what roost knows about
+each, and whether the caller may pull models (`can_pull`)."""
 
 from __future__ import annotations
 
