@@ -114,6 +114,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "the loaded local models (memory, expiry, slot counts), the server's; no user's "
         "content, visible to every user as in Ollama"
     ),
+    ("DELETE", "/api/ps/{name}"): AdminOnly(
+        _c("DELETE", "/api/ps/scripted"), dialect="native", status=403
+    ),
     # Pulling and removing models: the server's, for admins only (the Hub is never asked).
     ("POST", "/api/models/pull"): AdminOnly(
         _c("POST", "/api/models/pull", json={"model": "hf.co/test/smollm2-gguf:Q4_1"}),

@@ -58,3 +58,18 @@ async def test_ps_lists_no_remote_or_scripted_model(env: Env) -> None:
     assert listed.json() == {"models": []}
     anonymous = await env.client.get("/api/ps", headers={"X-API-Key": ""})
     assert anonymous.status_code == 401
+
+
+async def test_stop_is_for_admins_and_names_a_model(env: Env) -> None:
+    stopped = await env.client.delete("/api/ps/scripted")
+    assert stopped.status_code == 200
+    assert stopped.json() == {"name": "scripted", "unloaded": False}  # never loaded here
+    unknown = await env.client.delete("/api/ps/hf.co/nobody/nothing:Q4_0")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "model_not_found"
+    key = await env.new_user_key("bob")
+    refused = await env.client.delete("/api/ps/scripted", headers={"X-API-Key": key})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    seen = await env.client.get("/api/ps", headers={"X-API-Key": key})
+    assert seen.status_code == 200  # listing is for every user

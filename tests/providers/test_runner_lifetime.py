@@ -149,6 +149,27 @@ async def test_a_request_arriving_while_the_model_unloads_is_answered(
         await provider.close()
 
 
+async def test_stop_unloads_once_the_request_in_flight_is_done(settings: Settings) -> None:
+    provider = build(settings, keep_alive=-1)
+    try:
+        assert not await provider.unload()  # nothing loaded yet
+        events = provider.stream(ask(max_tokens=48))
+        first = await anext(events)  # generating now
+        pid = provider.status().pid
+        assert pid is not None
+        assert await provider.unload()  # not now: its request goes on
+        assert provider.status().state == "ready"
+        text = "".join(
+            e.text for e in [first, *[e async for e in events]] if isinstance(e, TextChunk)
+        )
+        assert text != ""  # the request was answered whole
+        status = provider.status()
+        assert (status.state, status.pid, status.restarts) == ("idle", None, 0)
+        assert gone(pid)
+    finally:
+        await provider.close()
+
+
 async def test_the_estimate_covers_what_the_runner_really_takes(settings: Settings) -> None:
     provider = build(settings)
     try:

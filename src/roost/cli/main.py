@@ -19,6 +19,7 @@ from roost.cli import (
     ps,
     pull,
     serve,
+    stop,
     transcribe,
     users,
 )
@@ -68,6 +69,7 @@ app.add_typer(configuration.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")
 app.command("ps")(ps.ps)
+app.command("stop")(stop.stop)
 app.command("pull")(pull.pull)
 app.add_typer(memory.app, name="memory")
 app.command("transcribe")(transcribe.transcribe)

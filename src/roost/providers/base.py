@@ -36,6 +36,7 @@ __all__ = [
     "ToolCallChunk",
     "ToolChoice",
     "ToolSpec",
+    "Unloadable",
     "UsageChunk",
 ]
 
@@ -131,3 +132,12 @@ class RuntimeStatus:
 @runtime_checkable
 class Supervised(Protocol):
     def status(self) -> RuntimeStatus: ...
+
+
+@runtime_checkable
+class Unloadable(Protocol):
+    """A model roost loads itself, which can be unloaded on request (`roost stop`)."""
+
+    async def unload(self) -> bool:
+        """Unload now, or once its requests are done; False when it was not loaded."""
+        ...

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from roost.core.clock import isoformat
-from roost.providers.base import RuntimeStatus, Supervised
+from roost.core.errors import ModelNotFound
+from roost.providers.base import RuntimeStatus, Supervised, Unloadable
 from roost.providers.registry import ProviderRegistry
 from roost.services.model_details import describe
 
@@ -61,6 +62,14 @@ class LoadedModels:
                 found.append(self._entry(name, status))
         return found
 
+    async def stop(self, name: str) -> bool:
+        """Unload `name` now, or once its requests are done (Ollama's `stop`); False when
+        it was not loaded (a remote model never is)."""
+        if name not in self._providers.names():
+            raise ModelNotFound(f"The model '{name}' does not exist")
+        provider = self._providers.peek(name)
+        return isinstance(provider, Unloadable) and await provider.unload()
+
     def _entry(self, name: str, status: RuntimeStatus) -> LoadedModel:
         settings = self._providers.settings_for(name)
         digest, details = "", {}
@@ -94,6 +103,14 @@ class LoadedModels:
             digest=digest,
             details=details,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """DELETE /api/ps/{name}'s body."""
+
+    name: str
+    unloaded: bool  # false: it was not loaded
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,12 @@
 
 Every call on the model (a chat, a token count, an embedding, a slot wait) is in flight
 from `begin` to `end`. When the last one ends, the model's keep-alive starts: after it the
-runner stops, unless a call came meanwhile. A chat sets the keep-alive for after it: its
-request's `keep_alive`, else the model's own ([models.NAME] keep_alive, else [runners]
-keep_alive), as Ollama's requests do; the server's own calls (token counts, embeddings)
-keep the one set last. 0 unloads as soon as the model is idle; FOREVER never does. A model
-unloaded starts again from its own keep-alive when it is next loaded.
+runner stops, unless a call came meanwhile. A chat sets the keep-alive as it begins (as
+Ollama's scheduler does: the latest request's wins): its request's `keep_alive`, else the
+model's own ([models.NAME] keep_alive, else [runners] keep_alive); the server's own calls
+(token counts, embeddings) keep the one set last, and `stop` sets 0. 0 unloads as soon as
+the model is idle; FOREVER never does. A model unloaded starts again from its own
+keep-alive when it is next loaded.
 """
 
 from __future__ import annotations
@@ -32,22 +33,20 @@ class Lifetime:
         self._timer: asyncio.TimerHandle | None = None
         self._expires_at: float | None = None  # wall clock, for people
 
-    def begin(self) -> None:
+    def begin(self, keep_alive: float | None = None, *, sets: bool = False) -> None:
+        """`sets`: a chat, whose `keep_alive` (None: the model's own) applies from now."""
         self.inflight += 1
+        if sets:
+            self._duration = self.default if keep_alive is None else keep_alive
         self.last_used = time.monotonic()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def end(
-        self, keep_alive: float | None = None, *, sets: bool = False
-    ) -> asyncio.Task[None] | None:
-        """`sets`: a chat, whose `keep_alive` (None: the model's own) applies from now.
-        Returns the unload under way when the model unloads at once (keep-alive 0)."""
+    def end(self) -> asyncio.Task[None] | None:
+        """The unload under way when the model unloads at once (keep-alive 0)."""
         self.inflight -= 1
         self.last_used = time.monotonic()
-        if sets:
-            self._duration = self.default if keep_alive is None else keep_alive
         if self.inflight:
             return None
         if self._duration < 0:
@@ -65,6 +64,12 @@ class Lifetime:
         self._timer = None
         if self.inflight == 0:
             self.expire()
+
+    def stop(self) -> asyncio.Task[None] | None:
+        """Unload as soon as the model is idle (now, if it is): Ollama's `stop`, a
+        keep-alive of 0 from now."""
+        self._duration = 0.0
+        return None if self.inflight else self.expire()
 
     def expire(self) -> asyncio.Task[None] | None:
         """Unload now (the caller knows the model is idle)."""

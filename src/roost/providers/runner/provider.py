@@ -171,11 +171,13 @@ class RunnerProvider:
         return self._supervisor.rss_bytes()
 
     async def unload(self) -> bool:
-        """Unload now if no request uses the model (`roost stop`); False if one does or
-        nothing was loaded."""
-        if not self.evictable():
+        """Unload now, or once the requests in flight are done (`roost stop`); False when
+        no runner of it is loaded."""
+        if self._supervisor.status().state not in ("loading", "ready", "restarting"):
             return False
-        await self.evict()
+        stopping = self._lifetime.stop()
+        if stopping is not None:
+            await asyncio.shield(stopping)
         return True
 
     async def probe(self) -> str | None:
@@ -192,13 +194,14 @@ class RunnerProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         frame = {"op": "chat", "request": protocol.encode_request(request)}
-        self._lifetime.begin()  # waiting for a slot counts: the model must not unload
+        # In flight from now: waiting for a slot too, so the model does not unload.
+        self._lifetime.begin(request.options.keep_alive, sets=True)
         try:
             async with self._admission.slot(requester.current.get()):
                 async for item in self._call(frame):
                     yield protocol.decode_event(item)
         finally:
-            stopping = self._lifetime.end(request.options.keep_alive, sets=True)
+            stopping = self._lifetime.end()
         if stopping is not None:  # keep_alive 0: the reply ends once the runner is gone
             await asyncio.shield(stopping)
 
