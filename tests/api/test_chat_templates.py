@@ -44,13 +44,19 @@ async def test_a_template_that_cannot_run_is_503_naming_the_model_in_each_dialec
 
 async def test_roles_the_template_refuses_are_a_400_with_its_words(settings: Settings) -> None:
     settings.models["strict"] = local(template("strict"))
+    settings.models["picky"] = local(template("picky"))
     twice = [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
+    image = [{"role": "user", "content": "What is in <image>?"}]
     async with running(settings) as env:
         openai = await env.client.post(
-            "/v1/chat/completions", json={"model": "strict", "messages": twice}
+            "/v1/chat/completions", json={"model": "picky", "messages": image}
         )
         kernel2 = await env.client.post(
-            "/api/kernel2/chat", json={"messages": twice, "model": "strict"}
+            "/api/kernel2/chat", json={"messages": image, "model": "picky"}
+        )
+        # Two user messages in a row (OpenAI takes them) are joined into one turn.
+        joined = await env.client.post(
+            "/v1/chat/completions", json={"model": "strict", "messages": twice, "max_tokens": 3}
         )
         # A system message (roost adds one for local models) goes into the first user turn.
         fine = await env.client.post(
@@ -60,10 +66,11 @@ async def test_roles_the_template_refuses_are_a_400_with_its_words(settings: Set
     for response in (openai, kernel2):
         assert response.status_code == 400, response.text
         assert (
-            "the chat template of model 'strict' refuses this conversation: "
-            "Conversation roles must alternate user/assistant/user/assistant/..."
+            "the chat template of model 'picky' refuses this conversation: "
+            "Image inputs are not supported by this model"
         ) in response.text
     assert fine.status_code == 200, fine.text
+    assert joined.status_code == 200, joined.text
 
 
 def _called(i: int, city: str) -> list[dict[str, object]]:

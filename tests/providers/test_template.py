@@ -99,12 +99,28 @@ def test_roles_the_template_refuses_are_a_bad_request_with_its_own_words() -> No
     chat = checked(template("strict"))
     with pytest.raises(InvalidRequest) as caught:
         chat.render(
-            [ChatMessage("user", "one"), ChatMessage("user", "two")], add_generation_prompt=True
+            [ChatMessage("assistant", "one"), ChatMessage("user", "two")],
+            add_generation_prompt=True,
         )
     assert caught.value.message == (
         "the chat template of model 'test-model' refuses this conversation: "
         "Conversation roles must alternate user/assistant/user/assistant/..."
     )
+
+
+def test_two_user_messages_in_a_row_are_joined_for_a_template_that_demands_turns() -> None:
+    """OpenAI's API accepts them, and a stored conversation has them after a failed turn."""
+    chat = checked(template("strict"))
+    prompt = chat.render(
+        [ChatMessage("user", "one"), ChatMessage("user", "two")], add_generation_prompt=True
+    )
+    assert prompt == "<s><start_of_turn>user\none\n\ntwo<end_of_turn>\n<start_of_turn>model\n"
+    # A template that takes them as they are gets them as they are.
+    chatml = checked(template("hermes"))
+    both = chatml.render(
+        [ChatMessage("user", "one"), ChatMessage("user", "two")], add_generation_prompt=True
+    )
+    assert both.count("<|im_start|>user") == 2
 
 
 def test_chatml_and_smollm2s_own_template_have_no_tool_format() -> None:

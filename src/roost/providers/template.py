@@ -14,6 +14,7 @@ messages with `tool_call_id` and `name`, and `tools` as OpenAI-style function en
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +174,12 @@ class ChatTemplate:
         try:
             return self._render(messages, tools, add_generation_prompt)
         except chat_jinja.TemplateRaised as exc:
+            # OpenAI's API takes two user messages in a row, and a stored conversation has
+            # them after a failed turn; templates that demand alternation get them joined.
+            merged = merge_runs(messages)
+            if len(merged) < len(messages):
+                with contextlib.suppress(Exception):  # else the first reason is reported
+                    return self._render(merged, tools, add_generation_prompt)
             raise InvalidRequest(
                 f"the chat template of model '{self.model}' refuses this conversation: "
                 f"{exc.message}"
@@ -222,6 +229,23 @@ class ChatTemplate:
             out["tool_call_id"] = call_id(message.tool_call_id or "")
             out["name"] = message.name or ""
         return out
+
+
+def merge_runs(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """Consecutive plain user (or assistant) messages as one, their texts a blank line apart."""
+    merged: list[ChatMessage] = []
+    for message in messages:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and message.role == last.role
+            and message.role in ("user", "assistant")
+            and not (message.tool_calls or last.tool_calls)
+        ):
+            merged[-1] = ChatMessage(message.role, f"{last.content}\n\n{message.content}")
+        else:
+            merged.append(message)
+    return merged
 
 
 def _tool(tool: ToolSpec) -> dict[str, Any]:
