@@ -159,6 +159,9 @@ def test_pulled_models_are_listed_shown_and_removed(cli: Invoke, roost_home: Pat
     from tests.store_helpers import PULLED, put_in_store
 
     stored = put_in_store(roost_home)
+    folder = (roost_home / "models" / stored.files[0].path).parent
+    (folder / f"{Path(stored.files[0].path).name}.0123456789abcdef.incomplete").write_bytes(b"x")
+    (folder / f".{Path(stored.files[0].path).name}.lock").touch()
     rows = by_name(cli("models", "list", "--json"))
     assert rows[PULLED]["pulled"] is True
     assert rows["smollm2"]["pulled"] is False
@@ -183,6 +186,8 @@ def test_pulled_models_are_listed_shown_and_removed(cli: Invoke, roost_home: Pat
     assert removed.exit_code == 0, removed.output
     assert "deleted" in removed.stdout
     assert not (roost_home / "models" / stored.files[0].path).exists()
+    assert not folder.exists()  # its partial download and pull lock went with it
+    assert (roost_home / "models" / "manifest.json").exists()
     assert PULLED not in by_name(cli("models", "--json"))
     again = cli("models", "rm", PULLED)
     assert again.exit_code == 1

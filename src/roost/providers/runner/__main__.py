@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -21,20 +19,9 @@ from typing import Any
 
 from roost.config import ModelSettings
 from roost.core.errors import ProviderError, RoostError
-from roost.providers import llamacpp_cpu
+from roost.providers import llamacpp_cpu, orphans
 from roost.providers.llamacpp import LlamaCppProvider
 from roost.providers.runner import protocol
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Linux: a server killed with SIGKILL takes its runners with it."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl
-        os._exit(0)
 
 
 class Runner:
@@ -138,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--spec", required=True)
     args = parser.parse_args(argv)
-    _die_with_parent()
+    orphans.die_with_parent()
     code = asyncio.run(_main(args.fd, json.loads(args.spec)))
     sys.stdout.flush()
     # Skip interpreter teardown: llama.cpp's destructors have nothing left to save.

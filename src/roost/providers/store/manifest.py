@@ -159,6 +159,26 @@ class ModelStore:
             kept = {f.path for m in models.values() for f in m.files}
             for stored in gone.files:
                 if stored.path not in kept:
-                    with contextlib.suppress(FileNotFoundError):
-                        self.file_path(stored).unlink()
+                    _delete(self.file_path(stored), self.root)
         return gone
+
+
+def _delete(path: Path, root: Path) -> None:
+    """A stored file, the partial downloads of it and its pull lock (unless a pull holds
+    it), then its folders up to the store's root while they are empty."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    for partial in path.parent.glob(f"{path.name}.*.incomplete"):
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    lock = path.with_name(f".{path.name}.lock")
+    with contextlib.suppress(OSError), lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError when a pull holds it
+        lock.unlink()
+    folder = path.parent
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()  # OSError when another model's files are there
+        except OSError:
+            break
+        folder = folder.parent

@@ -11,11 +11,8 @@ the partial file stays and the next pull resumes it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -24,20 +21,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from roost.core.errors import RoostError
+from roost.providers import orphans
 from roost.providers.store import hub
 from roost.providers.store.manifest import ModelStore
 from roost.providers.store.progress import PullProgress
 
 PROGRESS_SECONDS = 0.1
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Linux: a server killed with SIGKILL takes its pulls with it."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl
-        os._exit(0)
 
 
 class _Reporter:
@@ -86,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True, type=Path)
     parser.add_argument("name")
     args = parser.parse_args(argv)
-    _die_with_parent()
+    orphans.die_with_parent()
     # The protocol keeps the real stdout; fd 1 becomes stderr for everything else.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
