@@ -122,8 +122,12 @@ async def test_a_template_file_setting_and_a_gguf_without_a_template(home: Path)
     bare = RunnerProvider("bare", model(path), path)
     try:
         two_users = [ChatMessage("user", "one"), ChatMessage("user", "two")]
+        backwards = [ChatMessage("assistant", "one"), ChatMessage("user", "two")]
         with pytest.raises(InvalidRequest, match="refuses this conversation: Conversation roles"):
-            await provider.render_prompt(ChatRequest(two_users))
+            await provider.render_prompt(ChatRequest(backwards))
+        # Two user turns in a row are joined for it (OpenAI's API allows them).
+        joined = await provider.render_prompt(ChatRequest(two_users))
+        assert "<start_of_turn>user\none\n\ntwo<end_of_turn>" in joined
         prompt = await provider.render_prompt(
             ChatRequest([ChatMessage("system", "Be brief."), ChatMessage("user", "hi")])
         )
