@@ -376,6 +376,18 @@ def build_hub(model: Path, split: list[Path]) -> FakeHub:
     return hub
 
 
+@contextmanager
+def hub_in_env(model: Path, split: list[Path], hf_home: Path, env: Any) -> Iterator[FakeHub]:
+    """build_hub's repos served, with HF_ENDPOINT at them in `env` (a pytest
+    MonkeyPatch), HF_HOME at `hf_home`, and no token or offline switch from the caller."""
+    with running(build_hub(model, split)) as hub:
+        env.setenv("HF_ENDPOINT", hub.url)
+        env.setenv("HF_HOME", str(hf_home))
+        env.delenv("HF_TOKEN", raising=False)
+        env.delenv("HF_HUB_OFFLINE", raising=False)
+        yield hub
+
+
 def make_split(model: Path, out: Path, parts: int = 3) -> list[Path]:
     """A real split GGUF of `model` (the gguf package's writer, as llama.cpp's gguf-split
     writes them: split.no / split.count / split.tensors.count in every part, the metadata

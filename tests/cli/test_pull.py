@@ -17,7 +17,7 @@ import pytest
 from roost.providers.llamacpp import embedded_model_path
 from tests.cli.conftest import RunRoost
 from tests.conftest import free_port
-from tests.hubserver import TOKEN, FakeHub, build_hub, make_split, running
+from tests.hubserver import TOKEN, FakeHub, hub_in_env, make_split
 
 MODEL = embedded_model_path()
 SIZE = MODEL.stat().st_size
@@ -32,11 +32,7 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture
 def fake(split: list[Path], roost_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    with running(build_hub(MODEL, split)) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HOME", str(roost_home.parent / "hf-home"))
-        monkeypatch.delenv("HF_TOKEN", raising=False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with hub_in_env(MODEL, split, roost_home.parent / "hf-home", monkeypatch) as server:
         yield server
 
 

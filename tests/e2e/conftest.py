@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,7 @@ class Server:
     home: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # the server's, once started
 
     @property
     def url(self) -> str:
@@ -35,6 +36,7 @@ class Server:
     def start(self, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         env = {**os.environ, "ROOST_HOME": str(self.home), "ROOST_SERVER_PASS": PASSWORD}
         env.update(extra_env or {})
+        self.env = env
         with (self.home / "server.log").open("ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "roost.cli", "serve", "--port", str(self.port), *args],
@@ -52,6 +54,17 @@ class Server:
             except httpx.TransportError:
                 time.sleep(0.05)
         raise RuntimeError("server did not answer /health in 30 s")
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """`roost ARGS` as a user on this server's machine runs it: same home and env."""
+        return subprocess.run(
+            [sys.executable, "-m", "roost.cli", *args],
+            env=self.env or {**os.environ, "ROOST_HOME": str(self.home)},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

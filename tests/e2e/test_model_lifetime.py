@@ -4,9 +4,6 @@ runner processes, seen through /api/ps, `roost ps` and /proc."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ from roost.core import sizes
 from roost.providers.llamacpp import embedded_model_path
 from roost.providers.runner import memory
 from tests.conftest import free_port
-from tests.e2e.conftest import PASSWORD, Server
+from tests.e2e.conftest import Server
 from tests.e2e.test_runner import runner_pids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -58,20 +55,8 @@ def tight(tmp_path: Path) -> Any:
         server.stop()
 
 
-def roost(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ROOST_HOME": str(server.home), "ROOST_SERVER_PASS": PASSWORD}
-    return subprocess.run(
-        [sys.executable, "-m", "roost.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def roost_ps(server: Server, *args: str) -> str:
-    done = roost(server, "ps", *args)
+    done = server.cli("ps", *args)
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
 
@@ -179,13 +164,13 @@ def test_keep_alive_0_unloads_once_the_reply_is_done(tight: Any) -> None:
         assert loaded(client)["first"]["pid"] == first["pid"]  # untouched
 
         # `roost stop` unloads it now, as `ollama stop` does.
-        stopped = roost(server, "stop", "first", "--url", server.url)
+        stopped = server.cli("stop", "first", "--url", server.url)
         assert stopped.returncode == 0, stopped.stderr
         assert stopped.stdout == "first unloaded\n"
         assert loaded(client) == {}
         assert runner_pids(server) == []
-        again = roost(server, "stop", "first", "--url", server.url)
+        again = server.cli("stop", "first", "--url", server.url)
         assert again.stdout == "first was not loaded\n"
-        unknown = roost(server, "stop", "nope", "--url", server.url)
+        unknown = server.cli("stop", "nope", "--url", server.url)
         assert unknown.returncode == 1
         assert unknown.stderr.startswith("roost: the server refused (404): ")

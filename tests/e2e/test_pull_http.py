@@ -386,29 +386,8 @@ def test_pulled_with_the_cli_the_running_server_serves_it_and_rm_takes_it_away(
     """The issue's path as a user walks it, with a server running on the same home: `roost
     pull`, the model answers by name at once (no restart), `roost models list` shows its
     size and quantization, `roost models rm` and it is gone from /v1/models."""
-    import subprocess
-    import sys
-
     name = f"hf.co/{MORE}:Q6_K"
-    env = {
-        **os.environ,
-        **backend.dedicated_env("pull"),
-        "ROOST_HOME": str(server.home),
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(server.home / "hf-cache"),
-    }
-
-    def roost(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "roost.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-
-    pulled = roost("pull", name)
+    pulled = server.cli("pull", name)
     assert pulled.returncode == 0, pulled.stderr
     assert name in {m["id"] for m in admin.get("/v1/models").json()["data"]}
     chat = admin.post(
@@ -419,12 +398,12 @@ def test_pulled_with_the_cli_the_running_server_serves_it_and_rm_takes_it_away(
     file = store(server) / "hf" / MORE / "SmolLM2-135M-Instruct-Q6_K.gguf"
     assert runners_of(file)
 
-    listed = {row["name"]: row for row in json.loads(roost("models", "list", "--json").stdout)}
+    listed = {row["name"]: row for row in json.loads(server.cli("models", "list", "--json").stdout)}
     assert listed[name]["pulled"] is True
     assert listed[name]["size"] == embedded_model_path().stat().st_size
     assert listed[name]["quantization"] == "Q4_1"  # what the file's header says it is
 
-    removed = roost("models", "rm", name)
+    removed = server.cli("models", "rm", name)
     assert removed.returncode == 0, removed.stderr
     assert name not in {m["id"] for m in admin.get("/v1/models").json()["data"]}
     until(lambda: not runners_of(file), "its runner stopped")

@@ -17,7 +17,7 @@ from roost.providers.store import hub, names
 from roost.providers.store.manifest import ModelStore
 from roost.providers.store.progress import PullProgress
 from tests.conftest import free_port
-from tests.hubserver import TOKEN, FakeHub, build_hub, make_split, running
+from tests.hubserver import TOKEN, FakeHub, hub_in_env, make_split
 
 MODEL = embedded_model_path()
 SIZE = MODEL.stat().st_size
@@ -31,11 +31,7 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture
 def fake(split: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    with running(build_hub(MODEL, split)) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-        monkeypatch.delenv("HF_TOKEN", raising=False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with hub_in_env(MODEL, split, tmp_path / "hf-home", monkeypatch) as server:
         yield server
 
 

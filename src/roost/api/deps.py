@@ -10,7 +10,7 @@ from starlette.requests import HTTPConnection
 from roost.api.credentials import presented_key
 from roost.api.limits import trust
 from roost.core import requester
-from roost.core.errors import InvalidRequest
+from roost.core.errors import Forbidden, InvalidRequest
 from roost.services.auth import Principal
 from roost.services.container import Services
 
@@ -65,3 +65,10 @@ async def single_query_values(request: Request) -> None:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: Principal, what: str) -> None:
+    """403 (Forbidden, in the route's dialect) unless the key is the admin password or an
+    admin user's: `what` says what was asked, e.g. "pulling a model"."""
+    if not principal.is_admin:
+        raise Forbidden(f"{what} needs the admin password or an admin user's key")

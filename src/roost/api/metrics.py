@@ -13,9 +13,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roost.api import docs
-from roost.api.deps import PrincipalDep
+from roost.api.deps import PrincipalDep, require_admin
 from roost.api.errors import NativeError
-from roost.core.errors import Forbidden
 from roost.core.metrics import Metrics
 
 router = APIRouter(tags=["native"])
@@ -39,8 +38,7 @@ async def exposition(metrics: Metrics, accept: str | None) -> tuple[bytes, str]:
 )
 async def metrics(request: Request, principal: PrincipalDep) -> Response:
     """The server's metrics, for Prometheus: the admin password or an admin user's key."""
-    if not principal.is_admin:
-        raise Forbidden("/metrics needs the admin password or an admin user's key")
+    require_admin(principal, "/metrics")
     body, content_type = await exposition(request.app.state.metrics, request.headers.get("accept"))
     return Response(body, media_type=content_type)
 

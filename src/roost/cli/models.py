@@ -298,18 +298,10 @@ def rm(
     settings = load_settings()
     catalog = ModelCatalog(settings)
     for name in names:
-        if catalog.stored(name) is None:
-            if catalog.configured(name):
-                fail(
-                    f"model '{name}' is set in {settings.config_path}, not pulled: delete "
-                    f"its [models] table there to remove it"
-                )
-            fail(
-                f"no pulled model named '{name}' (pulled: "
-                f"{', '.join(sorted(catalog.store.models())) or 'none'})"
-            )
+        catalog.removable(name)  # the built-in or a config.toml model: refused, saying why
         gone = catalog.store.remove(name)
-        assert gone is not None
+        if gone is None:  # removed meanwhile (the server's DELETE, another rm)
+            fail(f"no pulled model named '{name}'")
         typer.echo(f"deleted '{name}' ({size_text(gone.size)})")
         if catalog.configured(name):
             typer.echo(f"its [models] table in {settings.config_path} stays", err=True)

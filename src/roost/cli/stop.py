@@ -7,17 +7,15 @@ else the admin password in $ROOST_SERVER_PASS.
 
 from __future__ import annotations
 
-import ssl
 from typing import Annotated
 from urllib.parse import quote
 
 import typer
 
-from roost.cli import process
+from roost.cli import process, server_call
 from roost.cli.daemon import Paths
 from roost.cli.errors import fail, reports_errors
 from roost.cli.heartbeat import KeyOption
-from roost.cli.tls import CERT_FILE
 from roost.config import admin_password_from_env, default_home, load_settings
 
 UrlOption = Annotated[
@@ -48,30 +46,10 @@ def stop(
     url: UrlOption = None,
 ) -> None:
     """Unload a model from the running server now (or once its requests are done)."""
-    import httpx
-
     target = (url or server_url()).rstrip("/")
     secret = key or admin_password_from_env()
     if not secret:
         fail("the server needs an admin key: pass --key or set ROOST_API_KEY or ROOST_SERVER_PASS")
-    verify: ssl.SSLContext | bool = True
-    if target.startswith("https:"):  # the self-signed certificate roost made in ROOST_HOME
-        verify = ssl.create_default_context(cafile=str(default_home() / CERT_FILE))
-    try:
-        response = httpx.delete(
-            f"{target}/api/ps/{quote(name, safe='/:')}",
-            headers={"X-API-Key": secret},
-            timeout=60,
-            verify=verify,
-            trust_env=False,
-        )
-    except httpx.HTTPError as exc:
-        fail(f"could not reach the server at {target}: {exc}")
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code != 200 or not isinstance(body, dict):
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        fail(f"the server refused ({response.status_code}): {error.get('message', response.text)}")
+    path = f"/api/ps/{quote(name, safe='/:')}"
+    body = server_call.call("DELETE", target, path, secret, home=default_home(), timeout=60)
     typer.echo(f"{name} unloaded" if body.get("unloaded") else f"{name} was not loaded")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from roost.config import ModelSettings, Settings
-from roost.core.errors import ConfigError
+from roost.config import EMBEDDED_MODEL, ModelSettings, Settings
+from roost.core.errors import ConfigError, Conflict, NotFound
 from roost.providers import gguf_info
 from roost.providers.store.manifest import ModelStore, StoredModel
 
@@ -39,6 +39,21 @@ class ModelCatalog:
 
     def configured(self, name: str) -> bool:
         return name in self._settings.models
+
+    def removable(self, name: str) -> StoredModel:
+        """The pulled model `name`, which `roost models rm` and DELETE /api/models may
+        delete; Conflict for the built-in or a config.toml model, NotFound otherwise."""
+        pulled = self.stored(name)
+        if pulled is not None:
+            return pulled
+        if name == EMBEDDED_MODEL:
+            raise Conflict(f"'{name}' is roost's built-in model, not a pulled one")
+        if self.configured(name):
+            raise Conflict(
+                f"'{name}' is not a pulled model: it is set up in config.toml; delete its "
+                "[models] table there to remove it"
+            )
+        raise NotFound(f"no pulled model named '{name}'")
 
     def get(self, name: str) -> ModelSettings | None:
         """The model's settings with its table laid over the store's defaults; None when

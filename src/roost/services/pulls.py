@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from roost.config import EMBEDDED_MODEL
 from roost.core.errors import Conflict, NotFound, RateLimited, RoostError
 from roost.providers.registry import ProviderRegistry
 from roost.providers.store import names, pull_process
@@ -201,19 +200,11 @@ class PullService:
         if name in self._pulls:
             raise Conflict(f"'{name}' is being pulled; cancel the pull first")
         catalog = self._registry.catalog
-        if catalog.stored(name) is None:
-            if name == EMBEDDED_MODEL:
-                raise Conflict(f"'{name}' is roost's built-in model, not a pulled one")
-            if catalog.configured(name) or name in self._registry.names():
-                raise Conflict(
-                    f"'{name}' is not a pulled model: it is set up in config.toml "
-                    "([models.NAME]); remove its table there"
-                )
-            raise NotFound(f"no pulled model is named '{name}'")
+        catalog.removable(name)
         await self._registry.forget(name)
         gone = await asyncio.to_thread(catalog.store.remove, name)
         if gone is None:  # removed meanwhile by another process (`roost models rm`)
-            raise NotFound(f"no pulled model is named '{name}'")
+            raise NotFound(f"no pulled model named '{name}'")
         return gone
 
     async def close(self) -> None:

@@ -13,9 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from roost.api import docs
-from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.deps import PrincipalDep, ServicesDep, require_admin
 from roost.api.errors import NativeError
-from roost.core.errors import Forbidden
 from roost.services.loaded import LoadedList, Stopped
 
 router = APIRouter(tags=["native"])
@@ -42,6 +41,5 @@ async def stop(
     principal: PrincipalDep,
 ) -> dict[str, Any]:
     """Unload a local model now, or once its requests are done (admins only)."""
-    if not principal.is_admin:
-        raise Forbidden("unloading a model needs the admin password or an admin user's key")
+    require_admin(principal, "unloading a model")
     return asdict(Stopped(name, await services.loaded.stop(name)))

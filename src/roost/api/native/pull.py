@@ -20,12 +20,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from roost.api import docs
-from roost.api.deps import PrincipalDep, ServicesDep
+from roost.api.deps import PrincipalDep, ServicesDep, require_admin
 from roost.api.errors import NativeError
 from roost.api.json_route import JsonBodyRoute
 from roost.api.ndjson import NdjsonStream, line
-from roost.core.errors import Conflict, Forbidden, InvalidRequest, RoostError
-from roost.services.auth import Principal
+from roost.core.errors import Conflict, InvalidRequest, RoostError
 from roost.services.pulls import PullProgress, PullWatch
 
 router = APIRouter(tags=["native"], route_class=JsonBodyRoute)
@@ -81,11 +80,6 @@ class Removed(BaseModel):
     size: int
 
 
-def _admin(principal: Principal, what: str) -> None:
-    if not principal.is_admin:
-        raise Forbidden(f"{what} needs the admin password or an admin user's key")
-
-
 _FORBIDDEN: docs.Responses = {
     403: {"model": NativeError, "description": "The key is not an admin's"}
 }
@@ -112,7 +106,7 @@ async def pull(
     body: PullBody, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response | dict[str, Any]:
     """Pull a model from the Hugging Face Hub (admins only)."""
-    _admin(principal, "pulling a model")
+    require_admin(principal, "pulling a model")
     watch = services.pulls.start(body.pulled)  # 400 for a bad name, 429 when too many run
     try:
         await watch.started()
@@ -143,7 +137,7 @@ async def remove(
     principal: PrincipalDep,
 ) -> dict[str, Any]:
     """Delete a pulled model's files and stop its runner (admins only)."""
-    _admin(principal, "removing a model")
+    require_admin(principal, "removing a model")
     gone = await services.pulls.remove(name)
     return {"name": gone.name, "deleted": True, "size": gone.size}
 
