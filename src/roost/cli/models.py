@@ -137,17 +137,10 @@ def _upstream(row: dict[str, Any]) -> str:
 
 
 def size_text(size: int | None) -> str:
-    """`98 MB`: decimal units, as Ollama and the Hub print them."""
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000:
-            return (
-                f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}".replace(".0 ", " ")
-            )
-        value /= 1000
-    return f"{value:.1f} TB"
+    """A file's size as Ollama prints it; `-` when unknown."""
+    from roost.core.sizes import decimal
+
+    return "-" if size is None else decimal(size)
 
 
 def _list(as_json: bool) -> None:

@@ -50,3 +50,14 @@ def human(size: int) -> str:
     if size >= 2**10:
         return f"{size / 2**10:.0f} KiB"
     return f"{size} B"
+
+
+def decimal(size: int) -> str:
+    """`98.4 MB`, `4.1 GB`: decimal units, as Ollama and the Hugging Face Hub print file
+    sizes (memory is `human`'s binary units)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000:
+            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}".replace(".0 ", " ")
+        value /= 1000
+    return f"{value:.1f} TB"
