@@ -14,6 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from roost import __version__
 from roost.api import errors
 from roost.api.bodies import BodyLimit
+from roost.api.anthropic import register_errors as register_anthropic_errors
+from roost.api.anthropic import router as anthropic_router
 from roost.api.chatnvim import register_errors as register_chatnvim_errors
 from roost.api.chatnvim import router as chatnvim_router
 from roost.api.deps import single_query_values
@@ -31,9 +33,13 @@ from roost.api.native import router as native_router
 from roost.api.openai import chat_route as openai_chat_route
 from roost.api.openai import described as openai_described
 from roost.api.openai import register_errors as register_openai_errors
+from roost.api.ollama import register_errors as register_ollama_errors
+from roost.api.ollama import router as ollama_router
 from roost.api.openai import router as openai_router
 from roost.api.openapi import install as install_openapi
 from roost.api.request_metrics import RequestMetrics
+from roost.api.responses import register_errors as register_responses_errors
+from roost.api.responses import router as responses_router
 from roost.api.ui import router as ui_router
 from roost.api.uploads import upload_limits
 from roost.config import Settings, is_loopback_bind
@@ -136,6 +142,10 @@ def create_app(
     app.router.routes.append(openai_chat_route)
     app.add_fast_route(openai_chat_route.path, openai_chat_route.app)
     app.include_router(openai_router)
+    register_anthropic_errors()  # after OpenAI's: /v1/messages is a longer prefix of /v1
+    app.include_router(anthropic_router)
+    register_responses_errors()
+    app.include_router(responses_router)
     single = [Depends(single_query_values)]  # ?a=1&a=2 is a 400 (not on /v1: no queries)
     app.include_router(kernel2_router, dependencies=single)
     app.include_router(native_router, dependencies=single)
@@ -145,6 +155,8 @@ def create_app(
     app.include_router(chatnvim_router, dependencies=single)
     register_llamachat_errors()
     app.include_router(llamachat_router, dependencies=single)
+    register_ollama_errors()
+    app.include_router(ollama_router)
     app.include_router(ui_router)
     app.include_router(metrics_router)
     if settings.server.cors_origins:

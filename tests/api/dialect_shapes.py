@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-DIALECTS = ("native", "openai", "kernel2", "memgpt", "chatnvim", "llamachat")
+DIALECTS = (
+    "native",
+    "openai",
+    "kernel2",
+    "memgpt",
+    "chatnvim",
+    "llamachat",
+    "ollama",
+    "anthropic",
+    "responses",
+)
 
 
 def _is_str(value: Any) -> bool:
@@ -18,7 +28,7 @@ def error_shape_ok(dialect: str, status: int, body: Any) -> bool:
     if dialect == "native":
         error = body.get("error")
         return set(body) == {"error"} and isinstance(error, dict) and _is_str(error.get("message"))
-    if dialect == "openai":
+    if dialect in ("openai", "responses"):
         error = body.get("error")
         return isinstance(error, dict) and {"message", "type", "param", "code"} <= set(error)
     if dialect == "kernel2":
@@ -29,6 +39,15 @@ def error_shape_ok(dialect: str, status: int, body: Any) -> bool:
         )
     if dialect == "memgpt":
         return set(body) == {"detail"} and _is_str(body["detail"])
-    if dialect in ("chatnvim", "llamachat"):
+    if dialect in ("chatnvim", "llamachat", "ollama"):
         return set(body) == {"error"} and _is_str(body["error"])
+    if dialect == "anthropic":
+        error = body.get("error")
+        return (
+            set(body) == {"type", "error"}
+            and body["type"] == "error"
+            and isinstance(error, dict)
+            and _is_str(error.get("type"))
+            and _is_str(error.get("message"))
+        )
     raise AssertionError(f"unknown dialect {dialect}")

@@ -60,6 +60,11 @@ class CompletionRequest:
     unknown_model_is_default: bool = False
     # Second-Me's enable_l0_retrieval: add what the user's memory holds on the question.
     retrieval: bool = False
+    # Clients that resend the whole history (Ollama, Anthropic): keep the exchange in the
+    # conversation whose stored messages are that history, found by it (services/threads.py),
+    # or a new one. The value names the dialect ("ollama", "anthropic"). Ignored with
+    # session_id.
+    thread: str | None = None
 
 
 @dataclass
