@@ -360,6 +360,23 @@ stream_events = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# A conversation kept for a client that resends its whole history (services/threads.py):
+# `key` is the digest of the messages it holds so far; the next request's history finds it.
+threads = Table(
+    "threads",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("dialect", String(20), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
 # Made by migrations 0003, 0007 and 0008 in dialect-specific DDL that a Table cannot
 # describe: SQLite's FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
 # generated tsvector column with its GIN index.
