@@ -13,9 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from roost import __version__
 from roost.api import errors
-from roost.api.bodies import BodyLimit
 from roost.api.anthropic import register_errors as register_anthropic_errors
 from roost.api.anthropic import router as anthropic_router
+from roost.api.bodies import BodyLimit
 from roost.api.chatnvim import register_errors as register_chatnvim_errors
 from roost.api.chatnvim import router as chatnvim_router
 from roost.api.deps import single_query_values
@@ -30,11 +30,11 @@ from roost.api.memgpt import register_errors as register_memgpt_errors
 from roost.api.memgpt import router as memgpt_router
 from roost.api.metrics import router as metrics_router
 from roost.api.native import router as native_router
+from roost.api.ollama import register_errors as register_ollama_errors
+from roost.api.ollama import router as ollama_router
 from roost.api.openai import chat_route as openai_chat_route
 from roost.api.openai import described as openai_described
 from roost.api.openai import register_errors as register_openai_errors
-from roost.api.ollama import register_errors as register_ollama_errors
-from roost.api.ollama import router as ollama_router
 from roost.api.openai import router as openai_router
 from roost.api.openapi import install as install_openapi
 from roost.api.request_metrics import RequestMetrics

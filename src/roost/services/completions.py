@@ -35,7 +35,8 @@ from roost.providers.base import (
 from roost.providers.registry import ProviderRegistry
 from roost.services.generation import Collected, merge_options, model_events
 from roost.services.memory_context import MemoryContext, with_memory
-from roost.services.turns import TurnService, outcome
+from roost.services.threads import Threads
+from roost.services.turns import TurnHandle, TurnService, outcome
 
 MAX_EMBED_INPUTS = 2048
 log = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ class CompletionRequest:
     # or a new one. The value names the dialect ("ollama", "anthropic"). Ignored with
     # session_id.
     thread: str | None = None
+    # With session_id: how many of the last messages are new to the session and stored
+    # (system messages aside): the last (a user message or a tool result) starts the turn,
+    # those before it (a history, tool results) are stored first, as they are.
+    new_messages: int = 1
 
 
 @dataclass
@@ -76,6 +81,7 @@ class Completion:
     model: str
     session_id: str | None
     _events: AsyncIterator[TurnEvent]
+    input_message: Message | None = None  # stored: the message that started the turn
 
     def events(self) -> AsyncIterator[TurnEvent]:
         return self._events
@@ -90,7 +96,9 @@ class CompletionService:
         roles: RoleLookup | None = None,
         memory: MemoryContext | None = None,
         metrics: Metrics | None = None,
+        threads: Threads | None = None,
     ) -> None:
+        self._threads = threads
         self._metrics = metrics
         self._memory = memory
         self._settings = settings
@@ -178,31 +186,58 @@ class CompletionService:
         )
         completion_id = f"chatcmpl-{new_uuid().replace('-', '')}"
         created = int(time.time())
-        if request.session_id is not None:
-            events = await self._stored(user, model, request, chat)
-        else:
+        placement = None
+        if request.session_id is None and request.thread and self._threads is not None:
+            placement = await self._threads.locate(user, request.thread, request.messages)
+        if request.session_id is None and placement is None:
             events = _stateless(model, provider, chat, self._metrics)
-        return Completion(completion_id, created, model, request.session_id, events)
+            return Completion(completion_id, created, model, None, events)
+        if placement is not None:
+            session_id = placement.session_id or new_uuid()
+            new = placement.new_messages
+        else:
+            session_id, new = str(request.session_id), request.new_messages
+        handle = await self._stored(user, model, request, chat, session_id, new)
+        if placement is not None and self._threads is not None and request.thread:
+            await self._threads.remember(user, request.thread, placement, session_id)
+        return Completion(
+            completion_id,
+            created,
+            model,
+            session_id,
+            _without_start(handle.events()),
+            input_message=handle.user_message,
+        )
 
     async def _stored(
-        self, user: User, model: str, request: CompletionRequest, chat: ChatRequest
-    ) -> AsyncIterator[TurnEvent]:
-        last = chat.messages[-1]
-        if last.role != "user":
+        self,
+        user: User,
+        model: str,
+        request: CompletionRequest,
+        chat: ChatRequest,
+        session_id: str,
+        new: int,
+    ) -> TurnHandle:
+        body = [m for m in request.messages if m.role != "system"]
+        last = body[-1] if body else None
+        if last is None or last.role not in ("user", "tool"):
             raise InvalidRequest(
                 "with a session, the last message must be the user's new message",
                 param="messages",
             )
-        handle = await self._turns.start(
+        if not 1 <= new <= len(body):
+            raise InvalidRequest(f"cannot store {new} new messages of {len(body)}", "messages")
+        return await self._turns.start(
             user,
             last.content,
-            session_id=request.session_id,
+            session_id=session_id,
             create_session=True,
             model=model,
             options=chat.options,
             request=chat,
+            earlier=tuple(body[len(body) - new : -1]),
+            incoming=last,
         )
-        return _without_start(handle.events())
 
     async def embed(
         self, user: User, model: str | None, texts: list[str], *, dimensions: int | None = None

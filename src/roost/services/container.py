@@ -34,6 +34,7 @@ from roost.services.pulls import PullService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
 from roost.services.streams import StreamService
+from roost.services.threads import Threads
 from roost.services.tool_loop import ToolLoop
 from roost.services.tools.builtin import builtin_tools
 from roost.services.tools.registry import ToolRegistry
@@ -54,6 +55,7 @@ from roost.storage.messages import MessageRepository
 from roost.storage.notify import notifier_for
 from roost.storage.roles import RoleRepository
 from roost.storage.streams import StreamRepository
+from roost.storage.threads import ThreadRepository
 from roost.storage.users import UserRepository
 
 log = logging.getLogger(__name__)
@@ -247,7 +249,15 @@ async def build_services(
             ),
             roles=roles,
             models=models,
-            completions=CompletionService(settings, registry, turns, roles, memory, metrics),
+            completions=CompletionService(
+                settings,
+                registry,
+                turns,
+                roles,
+                memory,
+                metrics,
+                threads=Threads(ThreadRepository(database), conversations),
+            ),
             memory=memory,
             approvals=approvals,
             tools=tools,

@@ -182,6 +182,8 @@ class TurnService:
         include_memory: bool | None = None,
         use_tools: bool = True,
         inbox_id: int | None = None,
+        earlier: tuple[ChatMessage, ...] = (),
+        incoming: ChatMessage | None = None,
     ) -> TurnHandle:
         """Validate, store the user message, and start the model in the background.
 
@@ -192,8 +194,14 @@ class TurnService:
         `inbox_id` (the inbox worker's deliveries): the user message is stored once per
         queued message, a retry reuses it; the reply records the id, which completes the
         queued message; a failed turn stores nothing, the worker decides about retries.
+        `earlier` (clients that resend the history): messages stored before this one;
+        `incoming`: the new message as the client sent it (a tool result is stored as one).
         """
-        text = self.validate_message(text)
+        if text or incoming is None or incoming.role != "tool":  # a tool may return nothing
+            text = self.validate_message(text)
+        for message in earlier:
+            if message.content:
+                self.validate_message(message.content)
         model_name, _ = self._providers.get(model)
         if session_id is None:
             conversation = await self._conversations.create(user, model=model_name)
@@ -207,8 +215,12 @@ class TurnService:
         try:
             if self._leases is not None:  # ...and across replicas
                 lease = await self._leases.acquire(lease_name(conversation.id))
+            for message in earlier:
+                await self._messages.append(user.id, conversation.id, **_fields(message))
+            fields = _fields(incoming) if incoming is not None else {"role": "user"}
+            fields["content"] = text
             stored = await self._messages.append(
-                user.id, conversation.id, role="user", content=text, inbox_id=inbox_id
+                user.id, conversation.id, inbox_id=inbox_id, **fields
             )
             recorder = self._recorder(user, conversation, model_name)
         except BaseException:
@@ -423,6 +435,17 @@ class TurnService:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
+
+
+def _fields(message: ChatMessage) -> dict[str, Any]:
+    """A client's message as stored: an assistant's calls as the tool loop stores them, a
+    tool result with the call it answers (id and name) as its one call."""
+    calls: list[dict[str, Any]]
+    if message.role == "tool":
+        calls = [{"id": message.tool_call_id or "", "name": message.name or ""}]
+    else:
+        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+    return {"role": message.role, "content": message.content, "tool_calls": calls or None}
 
 
 def _if_never_ran(

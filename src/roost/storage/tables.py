@@ -361,7 +361,8 @@ stream_events = Table(
 )
 
 # A conversation kept for a client that resends its whole history (services/threads.py):
-# `key` is the digest of the messages it holds so far; the next request's history finds it.
+# `key` is the digest of the messages a turn was asked with; the next request's history
+# finds it (several conversations may share a key: the reply they stored tells them apart).
 threads = Table(
     "threads",
     metadata,
@@ -369,10 +370,7 @@ threads = Table(
     Column("dialect", String(20), primary_key=True),
     Column("key", String(64), primary_key=True),
     Column(
-        "conversation_id",
-        ForeignKey("conversations.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
+        "conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     ),
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )

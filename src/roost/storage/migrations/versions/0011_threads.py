@@ -35,9 +35,8 @@ def upgrade() -> None:
             name="fk_threads_conversation_id_conversations",
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("user_id", "dialect", "key", name="pk_threads"),
+        sa.PrimaryKeyConstraint("user_id", "dialect", "key", "conversation_id", name="pk_threads"),
     )
-    op.create_index("ix_threads_conversation_id", "threads", ["conversation_id"])
     op.create_index("ix_threads_created_at", "threads", ["created_at"])
 
 
