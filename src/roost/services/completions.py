@@ -8,6 +8,7 @@ kept and answered once even if the client leaves.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -238,6 +239,29 @@ class CompletionService:
             earlier=tuple(body[len(body) - new : -1]),
             incoming=last,
         )
+
+    async def count_tokens(self, user: User, request: CompletionRequest) -> tuple[str, int]:
+        """The model, and the tokens the request's prompt takes on it, as `start` would give
+        it (the same checks, the default system prompt), without generating. Tools are
+        counted as a JSON listing in the system message: how a model's template shows
+        them varies, so that part is an estimate; remote models estimate it all."""
+        self._validate(request)
+        model, provider = self._providers.get(request.model)
+        messages, _ = await self._system_from_role(user, request)
+        messages = self._default_system(model, messages)
+        if request.tools:
+            listing = json.dumps(
+                [
+                    {"name": t.name, "description": t.description, "parameters": t.parameters}
+                    for t in request.tools
+                ]
+            )
+            if messages and messages[0].role == "system":
+                system = ChatMessage("system", f"{messages[0].content}\n\n{listing}")
+                messages = [system, *messages[1:]]
+            else:
+                messages = [ChatMessage("system", listing), *messages]
+        return model, await provider.count_tokens(messages)
 
     async def embed(
         self, user: User, model: str | None, texts: list[str], *, dimensions: int | None = None
