@@ -30,6 +30,8 @@ from roost.api.memgpt import register_errors as register_memgpt_errors
 from roost.api.memgpt import router as memgpt_router
 from roost.api.metrics import router as metrics_router
 from roost.api.native import router as native_router
+from roost.api.ollama import chat_routes as ollama_chat_routes
+from roost.api.ollama import described as ollama_described
 from roost.api.ollama import register_errors as register_ollama_errors
 from roost.api.ollama import router as ollama_router
 from roost.api.openai import chat_route as openai_chat_route
@@ -64,6 +66,16 @@ def check_settings(settings: Settings) -> None:
             f"[auth] required = false is only allowed on a loopback bind address, not '{bind}' "
             f"(in {settings.config_path} or ROOST_AUTH_REQUIRED)"
         )
+    ollama = settings.ollama
+    if not ollama.auth:
+        # Without a key, requests from this machine act as the default user: both ports
+        # that serve the dialect must be reachable from this machine only.
+        for name, address in (("[server] bind", bind), ("[ollama] bind", ollama.bind)):
+            if not is_loopback_bind(address):
+                raise ConfigError(
+                    f"[ollama] auth = false is only allowed when {name} is a loopback "
+                    f"address, not '{address}' (in {settings.config_path} or ROOST_OLLAMA_AUTH)"
+                )
     metrics = settings.metrics
     if metrics.port and not is_loopback_bind(metrics.bind) and not metrics.allow_remote:
         # That listener asks for no key: anyone who reaches the address reads the metrics.
@@ -132,7 +144,7 @@ def create_app(
     )
     app.state.metrics = metrics
     errors.install(app)
-    install_openapi(app, declared=[openai_described])
+    install_openapi(app, declared=[openai_described, ollama_described])
     register_kernel2_errors()
     register_openai_errors()
     # Routes are matched in order, each nested router at a cost (~40 us a request for
@@ -141,6 +153,9 @@ def create_app(
     # (api/openai/chat.py). No paths overlap.
     app.router.routes.append(openai_chat_route)
     app.add_fast_route(openai_chat_route.path, openai_chat_route.app)
+    for route in ollama_chat_routes:  # Ollama's turns: as lean as the OpenAI relay
+        app.router.routes.append(route)
+        app.add_fast_route(route.path, route.app)
     app.include_router(openai_router)
     register_anthropic_errors()  # after OpenAI's: /v1/messages is a longer prefix of /v1
     app.include_router(anthropic_router)
@@ -183,6 +198,6 @@ def create_app(
         origins=settings.server.cors_origins,
     )
     # Outermost: it sees every answer, the Host check's and the rate limit's included.
-    routes = {openai_chat_route.path: openai_chat_route}
+    routes = {r.path: r for r in (openai_chat_route, *ollama_chat_routes)}
     app.add_middleware(RequestMetrics, metrics=metrics, fast_routes=routes)
     return app

@@ -26,5 +26,7 @@ def line(payload: Any) -> str:
 class NdjsonStream(EventStream):
     media_type = "application/x-ndjson"
 
-    def __init__(self, lines: AsyncIterator[str]) -> None:
-        super().__init__(lines, _NO_COMMENTS)
+    def __init__(self, lines: AsyncIterator[str], *, deferred: bool = False) -> None:
+        """`deferred`: the 200 goes out with the first line, so an error raised before it
+        is still a plain HTTP error (api/sse.py)."""
+        super().__init__(lines, _NO_COMMENTS, deferred=deferred)

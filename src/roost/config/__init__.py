@@ -19,6 +19,7 @@ from roost.config.models import EMBEDDED_DEFAULTS as EMBEDDED_DEFAULTS
 from roost.config.models import EMBEDDED_MODEL as EMBEDDED_MODEL
 from roost.config.models import ModelSettings as ModelSettings
 from roost.config.models import _default_models
+from roost.config.ollama import OllamaSettings as OllamaSettings
 from roost.config.runners import RunnerSettings as RunnerSettings
 from roost.config.section import _Section as _Section
 from roost.config.speech import SpeechSettings as SpeechSettings
@@ -287,6 +288,7 @@ class Settings(_Section):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     runners: RunnerSettings = Field(default_factory=RunnerSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
 

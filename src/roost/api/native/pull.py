@@ -83,7 +83,7 @@ class Removed(BaseModel):
 _FORBIDDEN: docs.Responses = {
     403: {"model": NativeError, "description": "The key is not an admin's"}
 }
-_PULL_DOCS: docs.Responses = {
+PULL_DOCS: docs.Responses = {
     200: {
         "model": Pulled,
         "description": "NDJSON progress lines (`stream`: true, the default), or one JSON "
@@ -101,7 +101,7 @@ _PULL_DOCS: docs.Responses = {
 docs.STREAM_MODELS.add(PullLine)
 
 
-@router.post("/api/models/pull", response_model=None, responses=_PULL_DOCS)
+@router.post("/api/models/pull", response_model=None, responses=PULL_DOCS)
 async def pull(
     body: PullBody, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response | dict[str, Any]:

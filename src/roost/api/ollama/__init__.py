@@ -2,12 +2,17 @@
 
 from fastapi import APIRouter
 
+from roost.api.ollama import chat, embed, errors, models, pull, root
+
 PREFIX = "/ollama"
 router = APIRouter(prefix=PREFIX, tags=["ollama"])
+router.include_router(root.router)
+router.include_router(models.router)
+router.include_router(embed.router)
+router.include_router(pull.router)
+register_errors = errors.register
+chat_routes = chat.routes  # plain ASGI, matched before every router (see roost.app)
+described = chat.described  # their declarations, for /openapi.json only
+AtRoot = root.AtRoot
 
-
-def register_errors() -> None:
-    """Ollama's `{"error": "..."}` for every path under /ollama (filled in by the dialect)."""
-
-
-__all__ = ["PREFIX", "register_errors", "router"]
+__all__ = ["PREFIX", "AtRoot", "chat_routes", "described", "register_errors", "router"]
