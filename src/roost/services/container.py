@@ -31,6 +31,7 @@ from roost.services.memory import MemoryService
 from roost.services.memory.vectors import VectorIndex
 from roost.services.models import ModelService
 from roost.services.pulls import PullService
+from roost.services.responses import ResponseService
 from roost.services.roles import RoleService
 from roost.services.status import StatusService
 from roost.services.streams import StreamService
@@ -53,6 +54,7 @@ from roost.storage.memory_vectors_pg import PgMemoryVectorRepository
 from roost.storage.message_search import MessageSearch
 from roost.storage.messages import MessageRepository
 from roost.storage.notify import notifier_for
+from roost.storage.responses import ResponseRepository
 from roost.storage.roles import RoleRepository
 from roost.storage.streams import StreamRepository
 from roost.storage.threads import ThreadRepository
@@ -90,6 +92,7 @@ class Services:
     leases: LeaseService
     pulls: PullService
     loaded: LoadedModels
+    responses: ResponseService
     metrics: Metrics | None = None
 
     async def close(self, drain_seconds: float = 30.0) -> None:
@@ -232,6 +235,15 @@ async def build_services(
         models = ModelService(registry)
         if metrics is not None:
             watch(metrics, models, inbox)
+        completions = CompletionService(
+            settings,
+            registry,
+            turns,
+            roles,
+            memory,
+            metrics,
+            threads=Threads(ThreadRepository(database), conversations),
+        )
         return Services(
             settings=settings,
             database=database,
@@ -249,15 +261,7 @@ async def build_services(
             ),
             roles=roles,
             models=models,
-            completions=CompletionService(
-                settings,
-                registry,
-                turns,
-                roles,
-                memory,
-                metrics,
-                threads=Threads(ThreadRepository(database), conversations),
-            ),
+            completions=completions,
             memory=memory,
             approvals=approvals,
             tools=tools,
@@ -280,6 +284,7 @@ async def build_services(
             leases=leases,
             pulls=PullService(registry),
             loaded=LoadedModels(registry),
+            responses=ResponseService(completions, conversations, ResponseRepository(database)),
             metrics=metrics,
         )
     except BaseException:

@@ -375,6 +375,34 @@ threads = Table(
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
+# An OpenAI Responses response kept with `store` (api/responses, services/responses):
+# a turn of one of the user's conversations. Its reply is the first assistant message
+# after `input_seq`; `params` holds the request's parameters it echoes back.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("input_seq", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("previous_response_id", String(40), nullable=True),
+    Column("reply_message_id", Integer, nullable=True),
+    Column("prompt_tokens", Integer, nullable=True),
+    Column("completion_tokens", Integer, nullable=True),
+    Column("error", JSON, nullable=True),
+    Column("incomplete_reason", String(40), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+)
+
 # Made by migrations 0003, 0007 and 0008 in dialect-specific DDL that a Table cannot
 # describe: SQLite's FTS5 table (with its shadow tables; triggers are not compared) and PostgreSQL's
 # generated tsvector column with its GIN index.

@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter
 
+from roost.api.responses import create, errors, stored
+
 router = APIRouter(prefix="/v1", tags=["responses"])
-
-
-def register_errors() -> None:
-    """OpenAI's error object under /v1/responses."""
-
+router.include_router(create.router)
+router.include_router(stored.router)
+register_errors = errors.register
 
 __all__ = ["register_errors", "router"]
