@@ -13,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from roost import __version__
 from roost.api import errors
+from roost.api.anthropic import described as anthropic_described
+from roost.api.anthropic import messages_route as anthropic_messages_route
 from roost.api.anthropic import register_errors as register_anthropic_errors
 from roost.api.anthropic import router as anthropic_router
 from roost.api.bodies import BodyLimit
@@ -144,7 +146,7 @@ def create_app(
     )
     app.state.metrics = metrics
     errors.install(app)
-    install_openapi(app, declared=[openai_described, ollama_described])
+    install_openapi(app, declared=[openai_described, ollama_described, anthropic_described])
     register_kernel2_errors()
     register_openai_errors()
     # Routes are matched in order, each nested router at a cost (~40 us a request for
@@ -153,6 +155,8 @@ def create_app(
     # (api/openai/chat.py). No paths overlap.
     app.router.routes.append(openai_chat_route)
     app.add_fast_route(openai_chat_route.path, openai_chat_route.app)
+    app.router.routes.append(anthropic_messages_route)  # as lean: a relayed turn
+    app.add_fast_route(anthropic_messages_route.path, anthropic_messages_route.app)
     for route in ollama_chat_routes:  # Ollama's turns: as lean as the OpenAI relay
         app.router.routes.append(route)
         app.add_fast_route(route.path, route.app)
@@ -198,6 +202,6 @@ def create_app(
         origins=settings.server.cors_origins,
     )
     # Outermost: it sees every answer, the Host check's and the rate limit's included.
-    routes = {r.path: r for r in (openai_chat_route, *ollama_chat_routes)}
+    routes = {r.path: r for r in (openai_chat_route, anthropic_messages_route, *ollama_chat_routes)}
     app.add_middleware(RequestMetrics, metrics=metrics, fast_routes=routes)
     return app

@@ -189,6 +189,21 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/models"): NoIds("the configured models"),
     ("GET", "/v1/models/{model_id}"): NoIds("a configured model"),
     ("POST", "/v1/embeddings"): NoIds("stateless"),
+    # --- Anthropic -------------------------------------------------------------------------
+    # The exchange is kept in the caller's own conversation that the history resends
+    # (services/threads.py: looked up by owner), else a new one of theirs.
+    ("POST", "/v1/messages"): OwnView(
+        _c(
+            "POST",
+            "/v1/messages",
+            json={
+                "model": "scripted",
+                "max_tokens": 20,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+    ),
+    ("POST", "/v1/messages/count_tokens"): NoIds("stateless: counts the request's own prompt"),
     ("POST", "/v1/audio/transcriptions"): NoIds("stateless"),
     # --- kernel2 (Second-Me) ---------------------------------------------------------------
     ("POST", "/api/kernel2/chat"): Owned(

@@ -55,6 +55,7 @@ class EventStream(Response):
         keepalive_seconds: float,
         *,
         deferred: bool = False,
+        keepalive: Callable[[], str] | None = None,
     ) -> None:
         self.status_code = 200
         self.background = None
@@ -65,6 +66,8 @@ class EventStream(Response):
         # frames raise before then (a model that fails at once) is still a plain HTTP
         # error, while a stream that waits long (for a busy model) still gets keep-alives.
         self._deferred = deferred
+        # keepalive: the frame a quiet stream gets instead of a comment (Anthropic's ping)
+        self._keepalive = keepalive
         self.started = False
 
     async def _start(self, send: Send) -> None:
@@ -88,7 +91,9 @@ class EventStream(Response):
 
         assert self.frames is not None
         watcher = asyncio.create_task(watch())
-        keepalive = _KeepAlive(send, self._interval, lambda: self._start(send))
+        keepalive = _KeepAlive(
+            send, self._interval, lambda: self._start(send), self._keepalive or _comment
+        )
         try:
             if not self._deferred:
                 await self._start(send)
@@ -120,11 +125,22 @@ class EventStream(Response):
                 await closing()
 
 
+def _comment() -> str:
+    return KEEPALIVE
+
+
 class _KeepAlive:
     """A timer that sends a comment when no frame went out in the last interval."""
 
-    def __init__(self, send: Send, interval: float, start: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        send: Send,
+        interval: float,
+        start: Callable[[], Awaitable[None]],
+        frame: Callable[[], str],
+    ) -> None:
         self.frames = 0
+        self._frame = frame
         self.sending: asyncio.Task[None] | None = None
         self._send = send
         self._start = start
@@ -135,15 +151,17 @@ class _KeepAlive:
 
     def _tick(self) -> None:
         if self.frames == self._seen and self.sending is None:
-            self.sending = self._loop.create_task(self._comment())
+            # The frame is made now, not when the task runs: a frame the stream makes
+            # meanwhile (which may depend on this one, as a ping on message_start) goes after.
+            self.sending = self._loop.create_task(self._comment(self._frame()))
         self._seen = self.frames
         self._timer = self._loop.call_later(self._interval, self._tick)
 
-    async def _comment(self) -> None:
+    async def _comment(self, frame: str) -> None:
         try:
             await self._start()
             await self._send(
-                {"type": "http.response.body", "body": KEEPALIVE.encode(), "more_body": True}
+                {"type": "http.response.body", "body": frame.encode(), "more_body": True}
             )
         finally:
             self.sending = None
