@@ -47,6 +47,7 @@ class Owned:
     dialect: str
     calls: tuple[Call, ...]
     own_view: tuple[Call, ...] = ()  # calls on the same route that are B's own view
+    status: int = 404  # 400 where the API says so (an unknown previous_response_id)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,27 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/v1/messages/count_tokens"): NoIds("stateless: counts the request's own prompt"),
     ("POST", "/v1/audio/transcriptions"): NoIds("stateless"),
+    # --- OpenAI Responses ------------------------------------------------------------------
+    # A's response as B's previous_response_id is OpenAI's 400 previous_response_not_found.
+    ("POST", "/v1/responses"): Owned(
+        "responses",
+        _c(
+            "POST",
+            "/v1/responses",
+            json={"model": "scripted", "input": "hi", "previous_response_id": "{response}"},
+        ),
+        own_view=_c("POST", "/v1/responses", json={"model": "scripted", "input": "b's"}),
+        status=400,
+    ),
+    ("GET", "/v1/responses/{response_id}"): Owned(
+        "responses", _c("GET", "/v1/responses/{response}")
+    ),
+    ("DELETE", "/v1/responses/{response_id}"): Owned(
+        "responses", _c("DELETE", "/v1/responses/{response}")
+    ),
+    ("GET", "/v1/responses/{response_id}/input_items"): Owned(
+        "responses", _c("GET", "/v1/responses/{response}/input_items")
+    ),
     # --- kernel2 (Second-Me) ---------------------------------------------------------------
     ("POST", "/api/kernel2/chat"): Owned(
         "kernel2",
@@ -445,9 +467,7 @@ async def run_probes(
     for route, entry in MATRIX.items():
         if not isinstance(entry, Owned | AdminOnly):
             continue
-        dialect, status = (
-            (entry.dialect, 404) if isinstance(entry, Owned) else (entry.dialect, entry.status)
-        )
+        dialect, status = (entry.dialect, entry.status)
         for call in entry.calls:
             shown = f"{call.method} {fill(call.url, ids)}"
             response = await _send(client, call, ids, key_b)

@@ -140,6 +140,11 @@ async def seed(
             headers=headers,
         )
     )
+    # An OpenAI Responses response (a conversation of its own).
+    made = await client.post(
+        "/v1/responses", json={"model": "scripted", "input": f"{mark} respond"}, headers=headers
+    )
+    ids["response"] = _ok(made)["id"]
     # MemGPT: an agent with an archival passage, and a human, persona, preset and tool.
     agent = await client.post(
         "/api/agents", json={"config": {"name": f"{tag}-agent", "persona": mark}}, headers=headers
@@ -198,6 +203,8 @@ async def snapshot(env: Env, key: str, ids: dict[str, str]) -> dict[str, Any]:
         "/api/presets",
         "/api/tools",
         f"/api/memory/files/{ids['memory_file']}",
+        f"/v1/responses/{ids['response']}",
+        f"/v1/responses/{ids['response']}/input_items",
     ):
         found[url] = await get(url)
     found["agent messages"] = await get(f"{agent}/messages", start="0", count="100")

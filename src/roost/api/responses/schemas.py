@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from roost.api.keepalive import KeepAlive
 from roost.api.openai.schemas import ModelName, Name
@@ -36,11 +36,11 @@ class OtherPart(_Body):
 
 def _part_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return "text" if kind in ("input_text", "output_text") else "other"
+    return "text-part" if kind in ("input_text", "output_text") else "other-part"
 
 
 Part = Annotated[
-    Annotated[TextPart, Tag("text")] | Annotated[OtherPart, Tag("other")],
+    Annotated[TextPart, Tag("text-part")] | Annotated[OtherPart, Tag("other-part")],
     Discriminator(_part_kind),
 ]
 Content = Text | Annotated[list[Part], Field(max_length=1000)]
@@ -75,15 +75,17 @@ class OtherItem(_Body):
 def _item_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     if kind is None or kind == "message":
-        return "message"
-    return kind if kind in ("function_call", "function_call_output") else "other"
+        return "message-item"
+    if kind in ("function_call", "function_call_output"):
+        return str(kind).replace("_", "-")
+    return "other-item"
 
 
 Item = Annotated[
-    Annotated[MessageItem, Tag("message")]
-    | Annotated[FunctionCallItem, Tag("function_call")]
-    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
-    | Annotated[OtherItem, Tag("other")],
+    Annotated[MessageItem, Tag("message-item")]
+    | Annotated[FunctionCallItem, Tag("function-call")]
+    | Annotated[FunctionCallOutputItem, Tag("function-call-output")]
+    | Annotated[OtherItem, Tag("other-item")],
     Discriminator(_item_kind),
 ]
 
@@ -104,11 +106,11 @@ class OtherTool(_Body):
 
 def _tool_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return "function" if kind == "function" else "other"
+    return "function-tool" if kind == "function" else "other-tool"
 
 
 Tool = Annotated[
-    Annotated[FunctionTool, Tag("function")] | Annotated[OtherTool, Tag("other")],
+    Annotated[FunctionTool, Tag("function-tool")] | Annotated[OtherTool, Tag("other-tool")],
     Discriminator(_tool_kind),
 ]
 
@@ -141,9 +143,10 @@ Metadata = dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_l
 
 class ResponseBody(_Body):
     model: ModelName | None = None
+    # The list first: a bad item is then reported as such, not as "not a string".
     input: (
-        Annotated[str, Field(min_length=1, max_length=1_000_000)]
-        | Annotated[list[Item], Field(min_length=1, max_length=MAX_ITEMS)]
+        Annotated[list[Item], Field(min_length=1, max_length=MAX_ITEMS)]
+        | Annotated[str, Field(min_length=1, max_length=1_000_000)]
     )
     instructions: str | None = Field(None, max_length=1_000_000)
     previous_response_id: str | None = Field(None, min_length=1, max_length=64)
@@ -163,3 +166,12 @@ class ResponseBody(_Body):
     background: bool | None = None
     include: list[Annotated[str, Field(max_length=128)]] | None = Field(None, max_length=32)
     keep_alive: KeepAlive = None  # a roost (and Ollama) extension
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _input_kind(cls, value: Any) -> Any:
+        if not isinstance(value, str | list):
+            raise ValueError("must be a string or a list of input items")
+        if not value:
+            raise ValueError("must not be empty")
+        return value
