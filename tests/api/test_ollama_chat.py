@@ -20,7 +20,7 @@ pytestmark = pytest.mark.asyncio
 
 @pytest.fixture
 async def client(env: Env) -> AsyncIterator[ollama.AsyncClient]:
-    yield ollama.AsyncClient(
+    return ollama.AsyncClient(
         host="http://127.0.0.1:31327/ollama",
         headers={"Authorization": f"Bearer {ADMIN_PASSWORD}"},
         transport=env.client._transport,  # the in-process app
@@ -53,9 +53,12 @@ async def test_chat_not_streamed(env: Env, client: ollama.AsyncClient) -> None:
     assert result.done is True
     assert result.done_reason == "stop"
     assert (result.prompt_eval_count, result.eval_count) == (12, 4)
-    assert result.total_duration is not None and result.total_duration > 0
-    assert result.eval_duration is not None and result.eval_duration >= 0
-    assert result.created_at is not None and result.created_at.endswith("Z")
+    assert result.total_duration is not None
+    assert result.total_duration > 0
+    assert result.eval_duration is not None
+    assert result.eval_duration >= 0
+    assert result.created_at is not None
+    assert result.created_at.endswith("Z")
     sent = env.provider.requests[-1]
     assert [(m.role, m.content) for m in sent.messages] == [
         ("system", "Be brief."),
@@ -178,7 +181,8 @@ async def test_streamed_tool_call_is_a_line_before_done(env: Env) -> None:
     call = lines[0]["message"]["tool_calls"][0]["function"]
     assert call["name"] == "get_weather"
     assert call["arguments"] == {"city": "Rome"}  # an object, not a string
-    assert lines[-1]["done"] is True and lines[-1]["done_reason"] == "stop"
+    assert lines[-1]["done"] is True
+    assert lines[-1]["done_reason"] == "stop"
 
 
 async def test_format_json_and_schema(env: Env, client: ollama.AsyncClient) -> None:
@@ -189,17 +193,20 @@ async def test_format_json_and_schema(env: Env, client: ollama.AsyncClient) -> N
     )
     assert json.loads(result.message.content or "") == {"n": 3}
     sent = env.provider.requests[-1].response_format
-    assert sent is not None and (sent.type, sent.schema) == ("json_schema", schema)
+    assert sent is not None
+    assert (sent.type, sent.schema) == ("json_schema", schema)
     await client.chat(model="scripted", messages=[{"role": "user", "content": "x"}], format="json")
     sent = env.provider.requests[-1].response_format
-    assert sent is not None and sent.type == "json_object"
+    assert sent is not None
+    assert sent.type == "json_object"
 
 
 async def test_generate(env: Env, client: ollama.AsyncClient) -> None:
     env.scripts.queue.append(reply("The sky is blue.", prompt_tokens=7))
     result = await client.generate(model="scripted", prompt="Why?", system="Be short.")
     assert result.response == "The sky is blue."
-    assert result.done and result.done_reason == "stop"
+    assert result.done
+    assert result.done_reason == "stop"
     assert (result.prompt_eval_count, result.eval_count) == (7, 4)
     sent = env.provider.requests[-1]
     assert [(m.role, m.content) for m in sent.messages] == [

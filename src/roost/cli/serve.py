@@ -29,6 +29,14 @@ HostOption = Annotated[
 PortOption = Annotated[
     int | None, typer.Option("--port", "-p", help="Port to listen on (default 31327).")
 ]
+OllamaPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--ollama-port",
+        help="Also serve Ollama's API at the root of this port (11434 is Ollama's own); "
+        "[ollama] port.",
+    ),
+]
 SslOption = Annotated[
     bool | None,
     typer.Option(
@@ -65,9 +73,11 @@ def serve(
     port: PortOption = None,
     use_ssl: SslOption = None,
     log_level: LogLevelOption = LogLevel.info,
+    ollama_port: OllamaPortOption = None,
 ) -> None:
     """Run the roost server in the foreground."""
-    settings = load_settings(overrides=server_overrides(host, port, use_ssl))
+    overrides = {**server_overrides(host, port, use_ssl), ("ollama", "port"): ollama_port}
+    settings = load_settings(overrides=overrides)
     if not settings.server.enabled:
         fail(
             "the HTTP server is disabled ([server] enabled = false, set in "

@@ -19,8 +19,10 @@ from uvicorn.config import LOGGING_CONFIG
 from roost.cli.deferred import DeferredApp
 from roost.cli.errors import EXIT_ERROR, config_failure
 from roost.cli.metrics_listener import MetricsListener
+from roost.cli.ollama_listener import OllamaListener
 from roost.cli.redact import Redact
 from roost.cli.serve import LISTENING, LogLevel, format_url
+from roost.cli.side_listener import SideListener
 from roost.cli.slowclients import guarded_protocol
 from roost.config import Settings, admin_password_from_env, generate_admin_password
 from roost.core.errors import ConfigError
@@ -173,16 +175,25 @@ def run_server(settings: Settings, log_level: LogLevel) -> None:
         app = catchers[0].app if catchers else None
         return getattr(getattr(app, "state", None), "metrics", None)
 
-    listener = None
-    if settings.metrics.port:
-        try:
-            listener = MetricsListener(settings, metrics)
-        except OSError as exc:
-            where = f"{settings.metrics.bind}:{settings.metrics.port}"
-            typer.echo(f"roost: cannot listen for metrics on {where} ([metrics]): {exc}", err=True)
-            raise typer.Exit(EXIT_ERROR) from None
+    def main_app() -> ASGIApp | None:
+        return catchers[0].app if catchers else None
+
+    listeners: list[SideListener] = []
+    try:
+        if settings.metrics.port:
+            what, where = "metrics", f"{settings.metrics.bind}:{settings.metrics.port}"
+            listeners.append(MetricsListener(settings, metrics))
+        if settings.ollama.port:
+            what, where = "Ollama", f"{settings.ollama.bind}:{settings.ollama.port}"
+            listeners.append(OllamaListener(settings, main_app))
+    except OSError as exc:
+        section = what.lower()
+        typer.echo(f"roost: cannot listen for {what} on {where} ([{section}]): {exc}", err=True)
+        for listener in listeners:
+            listener.close()
+        raise typer.Exit(EXIT_ERROR) from None
     server = RoostServer(
-        config, scheme="https" if cert else "http", on_hangup=reload, metrics=listener
+        config, scheme="https" if cert else "http", on_hangup=reload, listeners=listeners
     )
     try:
         server.run()
@@ -206,11 +217,12 @@ class RoostServer(uvicorn.Server):
         config: uvicorn.Config,
         scheme: str,
         on_hangup: Callable[[], Coroutine[Any, Any, object] | None] | None = None,
-        metrics: MetricsListener | None = None,
+        listeners: list[SideListener] | None = None,
     ) -> None:
         super().__init__(config)
         self.scheme = scheme
-        self._metrics = metrics  # the [metrics] listener, started and stopped with this one
+        # The [metrics] and [ollama] listeners, started and stopped with this one.
+        self._listeners = listeners or []
         self._on_hangup = on_hangup
         self._reloads: set[asyncio.Task[object]] = set()
 
@@ -230,11 +242,11 @@ class RoostServer(uvicorn.Server):
         port = self.servers[0].sockets[0].getsockname()[1]
         url = format_url(self.scheme, self.config.host, port)
         print(f"{LISTENING} {url} (Ctrl-C to stop)", file=sys.stdout, flush=True)
-        if self._metrics is not None:
-            await self._metrics.start()
-            print(f"roost metrics on {self._metrics.url}", file=sys.stdout, flush=True)
+        for listener in self._listeners:
+            await listener.start()
+            print(f"roost {listener.name} on {listener.url}", file=sys.stdout, flush=True)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        if self._metrics is not None:
-            await self._metrics.stop()
+        for listener in self._listeners:
+            await listener.stop()
         await super().shutdown(sockets)
