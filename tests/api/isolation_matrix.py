@@ -227,6 +227,36 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/responses/{response_id}/input_items"): Owned(
         "responses", _c("GET", "/v1/responses/{response}/input_items")
     ),
+    # --- Ollama ----------------------------------------------------------------------------
+    # A chat is kept in the caller's own conversation that its history resends
+    # (services/threads.py, looked up by owner), else a new one of theirs.
+    ("POST", "/ollama/api/chat"): OwnView(
+        _c(
+            "POST",
+            "/ollama/api/chat",
+            json={
+                "model": "scripted",
+                "stream": False,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+    ),
+    ("POST", "/ollama/api/generate"): NoIds("stateless: one prompt, nothing kept"),
+    ("GET", "/ollama/"): NoIds('public liveness probe: "Ollama is running"'),
+    ("HEAD", "/ollama/"): NoIds("public liveness probe"),
+    ("GET", "/ollama/api/version"): NoIds("public: the Ollama version roost answers as"),
+    ("GET", "/ollama/api/tags"): NoIds("the configured models"),
+    ("POST", "/ollama/api/show"): NoIds("a configured model"),
+    ("GET", "/ollama/api/ps"): NoIds(
+        "the loaded local models, the server's, visible to every user as in Ollama"
+    ),
+    ("POST", "/ollama/api/embed"): NoIds("stateless"),
+    ("POST", "/ollama/api/embeddings"): NoIds("stateless"),
+    ("POST", "/ollama/api/pull"): AdminOnly(
+        _c("POST", "/ollama/api/pull", json={"model": "hf.co/test/smollm2-gguf:Q4_1"}),
+        dialect="ollama",
+        status=403,
+    ),
     # --- kernel2 (Second-Me) ---------------------------------------------------------------
     ("POST", "/api/kernel2/chat"): Owned(
         "kernel2",

@@ -21,13 +21,16 @@ RUNNING = "Ollama is running"
 router = APIRouter(tags=["ollama"])
 
 
-@router.api_route(
-    "/",
-    methods=["GET", "HEAD"],
-    response_class=PlainTextResponse,
-    responses={200: {"content": docs.text("text/plain", RUNNING)}},
-)
+_RUNNING = {200: {"content": docs.text("text/plain", RUNNING)}}
+
+
+@router.get("/", response_class=PlainTextResponse, responses=_RUNNING)
 async def running() -> str:
+    return RUNNING
+
+
+@router.head("/", response_class=PlainTextResponse, responses=_RUNNING)
+async def running_head() -> str:
     return RUNNING
 
 
