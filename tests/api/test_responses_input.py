@@ -64,6 +64,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ),
     ({"model": "scripted", "input": "x", "metadata": {"k": "v" * 513}}, "metadata.k"),
     ({"model": "scripted", "input": "x", "background": True}, "background"),
+    ({"model": "scripted", "input": "x", "conversation": "conv_1"}, "conversation"),
     ({"model": "scripted", "input": "x", "tool_choice": "required"}, "tool_choice"),
     (
         {

@@ -188,6 +188,7 @@ async def test_input_items(env: Env, sdk: openai.AsyncOpenAI) -> None:
     assert shown == [("message", "user"), ("function_call", None), ("function_call_output", None)]
     assert page.data[0].content[0].text == "find x"  # type: ignore[union-attr]
     assert page.data[1].call_id == "call_1"  # type: ignore[union-attr]
+    assert page.data[1].id == first.output[0].id  # the earlier response's output, as it was
     assert page.data[2].output == "x is 1"  # type: ignore[union-attr]
     # Newest first by default; pages follow `after`.
     newest = await env.client.get(f"/v1/responses/{second.id}/input_items", params={"limit": 2})

@@ -62,6 +62,9 @@ def seed(url: str, key: str) -> dict[str, str]:
             "conversation_id": made("POST", "/api/conversations")["id"],
             "role_id": made("POST", "/api/kernel2/roles", role)["data"]["id"],
             "agent_id": agent["agent_state"]["id"],
+            "response_id": made("POST", "/v1/responses", {"model": "scripted", "input": "fuzz"})[
+                "id"
+            ],
             "model_id": "scripted",
             "path": "MEMORY.md",
             "preset_id": "fuzz-preset",

@@ -75,6 +75,18 @@ class ResponseRepository:
             row = (await conn.execute(query)).first()
         return _to_record(row._mapping) if row is not None else None
 
+    async def replies(self, user_id: str, conversation_id: int) -> dict[int, str]:
+        """The user's responses in a conversation, by the id of the message that is their
+        reply (finished ones only)."""
+        query = select(responses.c.reply_message_id, responses.c.id).where(
+            responses.c.user_id == user_id,
+            responses.c.conversation_id == conversation_id,
+            responses.c.reply_message_id.is_not(None),
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {int(row[0]): str(row[1]) for row in rows}
+
     async def finish(
         self,
         user_id: str,

@@ -144,6 +144,11 @@ def request(body: schemas.ResponseBody, *, max_depth: int) -> ResponseRequest:
     """`max_depth`: `[limits] max_json_depth`, for the JSON inside strings (arguments)."""
     if body.background:
         raise InvalidRequest("background responses are not supported", param="background")
+    if body.conversation is not None:
+        raise InvalidRequest(
+            "conversation objects are not supported; continue with previous_response_id",
+            param="conversation",
+        )
     options = GenerationOptions(
         temperature=body.temperature,
         top_p=body.top_p,

@@ -8,6 +8,7 @@ items take their stored message's number.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from roost.core.records import Message, TokenUsage
@@ -130,8 +131,11 @@ def response(
     }
 
 
-def input_item(message: Message) -> list[dict[str, Any]]:
-    """A stored message as the input items it was (a reply with calls is several)."""
+def input_item(message: Message, response_id: str | None = None) -> list[dict[str, Any]]:
+    """A stored message as the input items it was (a reply with calls is several). An
+    earlier response's reply keeps the ids it had as that response's output."""
+    if message.role == "assistant" and response_id is not None:
+        return output(response_id, replace(message, reasoning=None))
     ref = f"{message.id:012x}"
     if message.role == "tool":
         call = message.tool_calls[0] if message.tool_calls else {}

@@ -164,6 +164,7 @@ class ResponseBody(_Body):
     truncation: Literal["auto", "disabled"] | None = None
     user: str | None = Field(None, max_length=256)
     background: bool | None = None
+    conversation: str | dict[str, Any] | None = None  # refused: previous_response_id instead
     include: list[Annotated[str, Field(max_length=128)]] | None = Field(None, max_length=32)
     keep_alive: KeepAlive = None  # a roost (and Ollama) extension
 

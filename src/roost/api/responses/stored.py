@@ -63,8 +63,10 @@ async def list_input_items(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, Any]:
-    messages = await services.responses.input_items(principal.user, response_id)
-    items = [item for message in messages for item in render.input_item(message)]
+    messages, replies = await services.responses.input_items(principal.user, response_id)
+    items = [
+        item for message in messages for item in render.input_item(message, replies.get(message.id))
+    ]
     if order == "desc":
         items.reverse()
     if after is not None:

@@ -72,6 +72,8 @@ class ResponseStore(Protocol):
 
     async def delete(self, user_id: str, response_id: str) -> tuple[str, int] | None: ...
 
+    async def replies(self, user_id: str, conversation_id: int) -> dict[int, str]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ResponseRequest:
@@ -279,9 +281,12 @@ class ResponseService:
             raise NotFound(f"Response with id '{response_id}' not found.")
         return await self._view(user, record)
 
-    async def input_items(self, user: User, response_id: str) -> list[Message]:
+    async def input_items(
+        self, user: User, response_id: str
+    ) -> tuple[list[Message], dict[int, str]]:
         """Everything the response's model was asked with, oldest first: the conversation
-        up to and including its input (the instructions aside, which are not kept)."""
+        up to and including its input (the instructions aside, which are not kept); and
+        which of those messages are earlier responses' replies (message id → response)."""
         record = await self._store.get(user.id, response_id)
         if record is None:
             raise NotFound(f"Response with id '{response_id}' not found.")
@@ -289,7 +294,8 @@ class ResponseService:
             _, stored = await self._conversations.with_messages(user, record.session_id)
         except NotFound:
             raise NotFound(f"Response with id '{response_id}' not found.") from None
-        return [m for m in stored if m.seq <= record.input_seq]
+        replies = await self._store.replies(user.id, record.conversation_id)
+        return [m for m in stored if m.seq <= record.input_seq], replies
 
     async def delete(self, user: User, response_id: str) -> None:
         """Delete the response; with its conversation's last response goes the
