@@ -68,7 +68,9 @@ async def test_show_a_local_model(env: Env) -> None:
     assert shown.template is not None
     assert "im_start" in shown.template  # SmolLM2's chat template
     assert shown.modelfile is not None
-    assert "FROM " in shown.modelfile
+    source = next(line for line in shown.modelfile.splitlines() if line.startswith("FROM "))
+    assert source.endswith(".gguf")
+    assert "/" not in source  # the file's name, not the server's folders
     assert shown.parameters is not None
     assert "num_ctx" in shown.parameters
     assert shown.details is not None

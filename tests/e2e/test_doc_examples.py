@@ -106,13 +106,25 @@ def metrics_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, metrics_port: int) -> Iterator[Server]:
+def ollama_port() -> int:
+    """The server's `[ollama]` listener: the docs' 127.0.0.1:11434."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, metrics_port: int, ollama_port: int
+) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("home")
     secrets = home / "secrets.toml"
     secrets.write_text(f'[consumers]\nmobile-app = "{CONSUMER}"\nzapier = "{OTHER}"\n')
     secrets.chmod(0o600)
     instance = Server(home, free_port())
-    env = {**backend.dedicated_env("docs"), "ROOST_METRICS_PORT": str(metrics_port)}
+    env = {
+        **backend.dedicated_env("docs"),
+        "ROOST_METRICS_PORT": str(metrics_port),
+        "ROOST_OLLAMA_PORT": str(ollama_port),
+    }
     instance.start(env)  # a database of its own: per-test resets must not empty it
     try:
         yield instance
@@ -148,10 +160,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where
 
 
-def _runnable(example: Example, server: Server, ids: dict[str, str], metrics_port: int) -> str:
+def _runnable(
+    example: Example, server: Server, ids: dict[str, str], metrics_port: int, ollama_port: int
+) -> str:
     command = example.command.replace("ilovellms", PASSWORD)
     command = re.sub(r"(https?://)?(localhost|127\.0\.0\.1):(31327|7777)", server.url, command)
     command = command.replace("127.0.0.1:9464", f"127.0.0.1:{metrics_port}")
+    command = command.replace("127.0.0.1:11434", f"127.0.0.1:{ollama_port}")
     for shown, real in ids.items():
         command = command.replace(shown, real)
     return command + " -s -o response.out -w '%{http_code}' --max-time 300"
@@ -165,7 +180,7 @@ def test_the_docs_have_examples() -> None:
 
 @pytest.mark.timeout(1800)
 def test_every_curl_example_in_the_docs_works_as_written(
-    server: Server, ids: dict[str, str], workdir: Path, metrics_port: int
+    server: Server, ids: dict[str, str], workdir: Path, metrics_port: int, ollama_port: int
 ) -> None:
     env = {**os.environ, "PW": PASSWORD, "KEY": PASSWORD}
     failures: list[str] = []
@@ -174,7 +189,7 @@ def test_every_curl_example_in_the_docs_works_as_written(
             continue
         if "/api/queue/1" in example.command:  # documented: once answered, 404
             _wait_for_an_empty_queue(server)
-        command = _runnable(example, server, ids, metrics_port)
+        command = _runnable(example, server, ids, metrics_port, ollama_port)
         result = subprocess.run(
             ["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 
 from roost.api import errors
-from roost.api.ollama.schemas import ErrorResponse
+from roost.api.ollama.schemas import OllamaError
 
 PREFIX = "/ollama"
 
@@ -16,5 +16,5 @@ def render_ollama(error: errors.ApiError) -> Response:
 
 
 def register() -> None:
-    errors.document(render_ollama, ErrorResponse)
+    errors.document(render_ollama, OllamaError)
     errors.register_renderer(PREFIX, render_ollama)

@@ -12,15 +12,23 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from roost.api import docs
 from roost.api.deps import ServicesDep
 from roost.api.json_route import JsonBodyRoute
 from roost.api.native import pull as native
 from roost.api.ollama.auth import PrincipalDep
+from roost.api.ollama.schemas import OllamaError
 
 router = APIRouter(tags=["ollama"], route_class=JsonBodyRoute)
+# The native route's answers, with this dialect's error body.
+_DOCS: docs.Responses = {
+    **native.PULL_DOCS,
+    403: {"model": OllamaError, "description": "The key is not an admin's"},
+    502: {"model": OllamaError, "description": "The pull failed (its process died)"},
+}
 
 
-@router.post("/api/pull", response_model=None, responses=native.PULL_DOCS)
+@router.post("/api/pull", response_model=None, responses=_DOCS)
 async def pull(
     body: native.PullBody, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response | dict[str, Any]:

@@ -21,7 +21,7 @@ RUNNING = "Ollama is running"
 router = APIRouter(tags=["ollama"])
 
 
-_RUNNING = {200: {"content": docs.text("text/plain", RUNNING)}}
+_RUNNING: docs.Responses = {200: {"content": docs.text("text/plain", RUNNING)}}
 
 
 @router.get("/", response_class=PlainTextResponse, responses=_RUNNING)

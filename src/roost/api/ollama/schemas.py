@@ -131,7 +131,7 @@ class EmbeddingsBody(_Body):
 # Responses: documentation only (the handlers build plain dicts).
 
 
-class ErrorResponse(BaseModel):
+class OllamaError(BaseModel):
     """Ollama's error body, with the real status; in a stream, a line of its own."""
 
     error: str
