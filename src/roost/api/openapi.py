@@ -61,6 +61,8 @@ MODEL_PATHS = frozenset(
         "/v1/chat/completions",
         "/v1/embeddings",
         "/v1/audio/transcriptions",
+        "/v1/messages",
+        "/v1/messages/count_tokens",  # loads the model to count
     }
 )
 _READS = frozenset({"get", "head"})

@@ -11,13 +11,13 @@ from fastapi import APIRouter
 from roost.api import docs
 from roost.api.anthropic import convert
 from roost.api.anthropic.schemas import CountTokensBody
-from roost.api.anthropic.wire import TokenCount
+from roost.api.anthropic.wire import AnthropicTokenCount
 from roost.api.deps import PrincipalDep, ServicesDep
 
 router = APIRouter(tags=["anthropic"])
 
 
-@router.post("/messages/count_tokens", response_model=None, responses=docs.ok(TokenCount))
+@router.post("/messages/count_tokens", response_model=None, responses=docs.ok(AnthropicTokenCount))
 async def count_tokens(
     body: CountTokensBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, int]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from roost.api.anthropic.wire import ErrorResponse
+from roost.api.anthropic.wire import AnthropicError
 from roost.api.errors import ApiError, document, register_renderer
 
 PREFIX = "/v1/messages"  # and /v1/messages/count_tokens
@@ -52,4 +52,4 @@ def render(error: ApiError) -> Response:
 
 def register() -> None:
     register_renderer(PREFIX, render)
-    document(render, ErrorResponse)
+    document(render, AnthropicError)

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from roost.api import docs, plain
 from roost.api.anthropic import convert, render
 from roost.api.anthropic.schemas import MessagesBody
-from roost.api.anthropic.wire import STREAM_EVENTS, MessageOut
+from roost.api.anthropic.wire import STREAM_EVENTS, AnthropicMessageOut
 from roost.api.deps import PrincipalDep, get_principal
 from roost.api.limits import open_stream
 from roost.api.sse import EventStream
@@ -73,7 +73,7 @@ described = APIRouter(prefix="/v1", tags=["anthropic"])
 @described.post(
     "/messages",
     response_model=None,
-    responses=docs.json_or_sse(MessageOut, STREAM, STREAM_EVENTS),
+    responses=docs.json_or_sse(AnthropicMessageOut, STREAM, STREAM_EVENTS),
 )
 async def messages(body: MessagesBody, principal: PrincipalDep) -> Response:
     raise NotImplementedError  # a declaration for /openapi.json, never mounted: see `route`

@@ -8,64 +8,64 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 
-class ErrorDetail(BaseModel):
+class AnthropicErrorDetail(BaseModel):
     type: str = Field(description="invalid_request_error, authentication_error, ...")
     message: str
 
 
-class ErrorResponse(BaseModel):
+class AnthropicError(BaseModel):
     """Anthropic's error body; the SDK picks the exception from the status."""
 
     type: Literal["error"]
-    error: ErrorDetail
+    error: AnthropicErrorDetail
 
 
-class TextOut(BaseModel):
+class AnthropicTextOut(BaseModel):
     type: Literal["text"]
     text: str
 
 
-class ThinkingOut(BaseModel):
+class AnthropicThinkingOut(BaseModel):
     type: Literal["thinking"]
     thinking: str
     signature: str = Field(description="always empty: roost does not sign reasoning")
 
 
-class ToolUseOut(BaseModel):
+class AnthropicToolUseOut(BaseModel):
     type: Literal["tool_use"]
     id: str
     name: str
     input: dict[str, Any]
 
 
-class UsageOut(BaseModel):
+class AnthropicUsageOut(BaseModel):
     input_tokens: int
     output_tokens: int
 
 
-class MessageOut(BaseModel):
+class AnthropicMessageOut(BaseModel):
     id: str
     type: Literal["message"]
     role: Literal["assistant"]
     model: str
-    content: list[TextOut | ThinkingOut | ToolUseOut]
+    content: list[AnthropicTextOut | AnthropicThinkingOut | AnthropicToolUseOut]
     stop_reason: Literal["end_turn", "max_tokens", "tool_use"] | None
     stop_sequence: str | None
-    usage: UsageOut
+    usage: AnthropicUsageOut
 
 
-class MessageStart(BaseModel):
+class AnthropicMessageStart(BaseModel):
     type: Literal["message_start"]
-    message: MessageOut
+    message: AnthropicMessageOut
 
 
-class BlockStart(BaseModel):
+class AnthropicBlockStart(BaseModel):
     type: Literal["content_block_start"]
     index: int
-    content_block: TextOut | ThinkingOut | ToolUseOut
+    content_block: AnthropicTextOut | AnthropicThinkingOut | AnthropicToolUseOut
 
 
-class Delta(BaseModel):
+class AnthropicDelta(BaseModel):
     type: Literal["text_delta", "thinking_delta", "signature_delta", "input_json_delta"]
     text: str | None = None
     thinking: str | None = None
@@ -73,66 +73,66 @@ class Delta(BaseModel):
     partial_json: str | None = None
 
 
-class BlockDelta(BaseModel):
+class AnthropicBlockDelta(BaseModel):
     type: Literal["content_block_delta"]
     index: int
-    delta: Delta
+    delta: AnthropicDelta
 
 
-class BlockStop(BaseModel):
+class AnthropicBlockStop(BaseModel):
     type: Literal["content_block_stop"]
     index: int
 
 
-class StopDelta(BaseModel):
+class AnthropicStopDelta(BaseModel):
     stop_reason: Literal["end_turn", "max_tokens", "tool_use"]
     stop_sequence: str | None
 
 
-class DeltaUsage(BaseModel):
+class AnthropicDeltaUsage(BaseModel):
     input_tokens: int
     output_tokens: int
 
 
-class MessageDelta(BaseModel):
+class AnthropicMessageDelta(BaseModel):
     type: Literal["message_delta"]
-    delta: StopDelta
-    usage: DeltaUsage
+    delta: AnthropicStopDelta
+    usage: AnthropicDeltaUsage
 
 
-class MessageStop(BaseModel):
+class AnthropicMessageStop(BaseModel):
     type: Literal["message_stop"]
 
 
-class Ping(BaseModel):
+class AnthropicPing(BaseModel):
     type: Literal["ping"]
 
 
 STREAM_EVENTS: list[type[BaseModel]] = [
-    MessageStart,
-    BlockStart,
-    BlockDelta,
-    BlockStop,
-    MessageDelta,
-    MessageStop,
-    Ping,
-    ErrorResponse,
+    AnthropicMessageStart,
+    AnthropicBlockStart,
+    AnthropicBlockDelta,
+    AnthropicBlockStop,
+    AnthropicMessageDelta,
+    AnthropicMessageStop,
+    AnthropicPing,
+    AnthropicError,
 ]
 
 
-class TokenCount(BaseModel):
+class AnthropicTokenCount(BaseModel):
     input_tokens: int
 
 
-class ModelInfoOut(BaseModel):
+class AnthropicModel(BaseModel):
     type: Literal["model"]
     id: str
     display_name: str
     created_at: str = Field(description="RFC 3339")
 
 
-class ModelPage(BaseModel):
-    data: list[ModelInfoOut]
+class AnthropicModelPage(BaseModel):
+    data: list[AnthropicModel]
     has_more: bool
     first_id: str | None
     last_id: str | None
