@@ -206,7 +206,13 @@ def test_every_curl_example_in_the_docs_works_as_written(
 
 
 def _remember(example: Example, body: str, ids: dict[str, str]) -> None:
-    """Ids later examples use: the MemGPT agent and the kernel2 role made here."""
+    """Ids later examples use: the MemGPT agent and the kernel2 role made here, and the
+    OpenAI Responses response and function call ids (responses.md: the first in the
+    documented output stands for the first in the real one)."""
+    for pattern in (r'"id": ?"(resp_[0-9a-f]+)"', r'"call_id": ?"(call_[0-9a-f]+)"'):
+        shown, real = re.search(pattern, example.output), re.search(pattern, body)
+        if shown and real:
+            ids.setdefault(shown[1], real[1])
     try:
         answer = json.loads(body)
     except ValueError:
