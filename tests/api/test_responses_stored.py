@@ -253,3 +253,17 @@ async def test_another_users_responses_are_not_found(env: Env, sdk: openai.Async
     assert (await sdk.responses.retrieve(mine.id)).output_text == "you said: alice's secret"
     with pytest.raises(openai.NotFoundError):
         await sdk.responses.retrieve(own.id)
+
+
+async def test_an_unfinished_previous_response_is_a_conflict(env: Env) -> None:
+    env.scripts.queue.append([TextChunk("slow"), 0.5, Finish("stop")])
+    user = (await env.services.users.list(after=None, limit=10))[0]
+    run = await env.services.responses.create(
+        user, ResponseRequest(input=[ChatMessage("user", "wait")], model="scripted")
+    )
+    body = {"model": "scripted", "input": "next", "previous_response_id": run.id}
+    busy = await env.client.post("/v1/responses", json=body)
+    assert busy.status_code == 409
+    assert "not finished yet" in busy.json()["error"]["message"]
+    assert [event async for event in run.events()][-1].finish_reason == "stop"  # type: ignore[union-attr]
+    assert (await env.client.post("/v1/responses", json=body)).status_code == 200

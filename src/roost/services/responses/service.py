@@ -225,10 +225,13 @@ class ResponseService:
         previous = await self._store.get(user.id, previous_id)
         if previous is None:
             raise PreviousResponseNotFound(previous_id)
-        view = await self._view(user, previous)
+        try:
+            stored = await self._messages(user, previous)
+        except NotFound:
+            raise PreviousResponseNotFound(previous_id) from None
+        view = await self._view(user, previous, stored)
         if view.reply is None:
             raise Conflict(f"Previous response with id '{previous_id}' is not finished yet.")
-        _, stored = await self._conversations.with_messages(user, previous.session_id)
         history = [m for m in stored if m.seq <= view.reply.seq]
         return history, previous.session_id, stored[-1].seq != view.reply.seq
 
@@ -256,11 +259,19 @@ class ResponseService:
         except RoostError as exc:  # the reply is saved; its summary is rebuilt when read
             log.warning("could not record how response %s ended: %s", record.id, exc)
 
-    async def _view(self, user: User, record: StoredResponse) -> ResponseView:
+    async def _messages(self, user: User, record: StoredResponse) -> list[Message]:
+        """The messages of the response's conversation."""
         try:
             _, stored = await self._conversations.with_messages(user, record.session_id)
         except NotFound:  # deleted meanwhile
             raise NotFound(f"Response with id '{record.id}' not found.") from None
+        return stored
+
+    async def _view(
+        self, user: User, record: StoredResponse, stored: list[Message]
+    ) -> ResponseView:
+        """The response with its reply; one whose stream's reader left before the end is
+        completed from the stored reply now."""
         reply = _reply(record, stored)
         if record.status == "in_progress" and reply is not None:
             status, reason, error = _ended_from(record, reply)
@@ -279,7 +290,7 @@ class ResponseService:
         record = await self._store.get(user.id, response_id)
         if record is None:
             raise NotFound(f"Response with id '{response_id}' not found.")
-        return await self._view(user, record)
+        return await self._view(user, record, await self._messages(user, record))
 
     async def input_items(
         self, user: User, response_id: str
@@ -290,10 +301,7 @@ class ResponseService:
         record = await self._store.get(user.id, response_id)
         if record is None:
             raise NotFound(f"Response with id '{response_id}' not found.")
-        try:
-            _, stored = await self._conversations.with_messages(user, record.session_id)
-        except NotFound:
-            raise NotFound(f"Response with id '{response_id}' not found.") from None
+        stored = await self._messages(user, record)
         replies = await self._store.replies(user.id, record.conversation_id)
         return [m for m in stored if m.seq <= record.input_seq], replies
 
