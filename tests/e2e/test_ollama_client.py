@@ -17,13 +17,17 @@ import httpx
 import ollama
 import pytest
 
+from roost.providers.llamacpp import embedded_model_path
 from tests import backend
 from tests.conftest import free_port
 from tests.e2e.conftest import PASSWORD, Server
+from tests.hubserver import FakeHub, smollm2_files
+from tests.hubserver import running as hub_running
 
 pytestmark = pytest.mark.e2e
 
 ROOST = (sys.executable, "-m", "roost.cli")
+PULLED = "hf.co/test/smollm2-gguf:Q4_1"
 KEY = {"Authorization": f"Bearer {PASSWORD}"}
 SHORT = {"num_predict": 16, "temperature": 0, "seed": 1}
 TOOLS = [
@@ -60,11 +64,15 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     (home / "config.toml").write_text('[models.embed]\nprovider = "llamacpp"\n')
     ollama_port = free_port()
     server = Server(home, free_port())
-    server.start(backend.dedicated_env("ollama"), args=("--ollama-port", str(ollama_port)))
-    try:
-        yield server, ollama_port
-    finally:
-        server.stop()
+    hub = FakeHub()  # the Hub /api/pull fetches from: the embedded GGUF under a test name
+    hub.add(PULLED.removeprefix("hf.co/").split(":")[0], smollm2_files(embedded_model_path()))
+    with hub_running(hub):
+        env = {**backend.dedicated_env("ollama"), "HF_ENDPOINT": hub.url}
+        server.start(env, args=("--ollama-port", str(ollama_port)))
+        try:
+            yield server, ollama_port
+        finally:
+            server.stop()
 
 
 @pytest.fixture(params=["prefix", "listener"])
@@ -168,6 +176,16 @@ def test_embed(client: ollama.Client) -> None:
     assert result.embeddings[0] != result.embeddings[1]
     legacy = client.embeddings(model="embed", prompt="roost keeps conversations")
     assert len(legacy.embedding) == len(first)
+
+
+def test_pull(client: ollama.Client) -> None:
+    statuses = [p.status for p in client.pull(PULLED, stream=True)]
+    assert statuses[0] == "pulling manifest"
+    assert statuses[-1] == "success"
+    assert client.pull(PULLED).status == "success"  # stream false: one answer, once done
+    assert PULLED in [m.model for m in client.list().models]  # its own tag, no :latest
+    answer = client.chat(model=PULLED, messages=[{"role": "user", "content": "Hi"}], options=SHORT)
+    assert answer.message.content
 
 
 def test_wrong_key_and_errors(running: tuple[Server, int], client: ollama.Client) -> None:
