@@ -145,6 +145,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.metrics = metrics
+    ollama = settings.ollama
     errors.install(app)
     install_openapi(app, declared=[openai_described, ollama_described, anthropic_described])
     register_kernel2_errors()
@@ -198,7 +199,8 @@ def create_app(
     app.add_middleware(
         HostGuard,
         bind=settings.server.bind,
-        extra=settings.server.allowed_hosts,
+        # The [ollama] listener hands its requests, Host and all, to this app.
+        extra=[*settings.server.allowed_hosts, *([ollama.bind] if ollama.port else [])],
         origins=settings.server.cors_origins,
     )
     # Outermost: it sees every answer, the Host check's and the rate limit's included.

@@ -237,3 +237,15 @@ async def test_the_listener_serves_the_dialect_at_its_root(env: Env) -> None:
     client = ollama.AsyncClient(host="http://127.0.0.1:11434", headers=BEARER, transport=transport)
     answer = await client.chat(model="scripted", messages=[{"role": "user", "content": "hey"}])
     assert answer.message.content == "you said: hey"
+
+
+async def test_the_listeners_own_address_is_an_allowed_host(home: Path) -> None:
+    settings = make_settings(home, ROOST_OLLAMA_PORT="11434", ROOST_OLLAMA_BIND="192.168.1.5")
+    settings.default_model = "scripted"
+    async with running(settings) as env:
+        transport = httpx.ASGITransport(app=AtRoot(lambda: env.app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://192.168.1.5:11434") as c:
+            assert (await c.get("/api/tags", headers=BEARER)).status_code == 200
+            other = await c.get("/api/tags", headers={**BEARER, "Host": "evil.example"})
+            assert other.status_code == 400
+            assert "is not allowed" in other.json()["error"]
