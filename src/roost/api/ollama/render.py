@@ -9,6 +9,7 @@ the first event, the answer's the rest; load_duration is 0 (a load is in the fir
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from roost.core.events import (
     TurnFailed,
 )
 
-NS = 1_000_000_000
+_encode_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds one per call
 
 
 def now() -> str:
@@ -55,6 +56,35 @@ class Writer:
         self._started = time.perf_counter_ns()
         self._first: int | None = None
         self._tools = 0
+        # Content lines are most of a stream: a prebuilt frame around the encoded text
+        # and the time, rather than a dict serialised per token (as api/openai/render.py).
+        head = _encode_text(model)
+        self._content_prefix = '{"model":' + head + ',"created_at":"'
+        if chat:
+            self._content_middle = '","message":{"role":"assistant","content":'
+            self._content_suffix = '},"done":false}\n'
+        else:
+            self._content_middle = '","response":'
+            self._content_suffix = ',"done":false}\n'
+
+    def started(self) -> None:
+        """The first event came: the prompt's share of the time ends."""
+        if self._first is None:
+            self._first = time.perf_counter_ns()
+
+    def line(self, event: TurnEvent) -> str | None:
+        """The NDJSON line of a token, reasoning or tool call (None for other events)."""
+        if isinstance(event, ContentDelta):
+            self.started()
+            return (
+                self._content_prefix
+                + now()
+                + self._content_middle
+                + _encode_text(event.text)
+                + self._content_suffix
+            )
+        body = self.event(event)
+        return None if body is None else line(body)
 
     def _object(self, text: str, **extra: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self._model, "created_at": now()}
@@ -70,8 +100,7 @@ class Writer:
         return body
 
     def event(self, event: TurnEvent) -> dict[str, Any] | None:
-        if self._first is None:
-            self._first = time.perf_counter_ns()
+        self.started()
         if isinstance(event, ContentDelta):
             return self._object(event.text, done=False)
         if isinstance(event, ReasoningDelta):
@@ -132,9 +161,9 @@ async def lines(writer: Writer, events: AsyncIterator[TurnEvent]) -> AsyncIterat
         if isinstance(event, TurnDone):
             yield LastFrame(line(writer.done(event)))
             return
-        body = writer.event(event)
-        if body is not None:
-            yield line(body)
+        text = writer.line(event)
+        if text is not None:
+            yield text
         event = await anext(events, None)
     yield LastFrame(line({"error": "the completion ended without a result"}))
 
@@ -142,7 +171,7 @@ async def lines(writer: Writer, events: AsyncIterator[TurnEvent]) -> AsyncIterat
 async def whole(writer: Writer, events: AsyncIterator[TurnEvent]) -> dict[str, Any]:
     """`stream: false`: read to the end; a failure is the HTTP error."""
     async for event in events:
-        writer.event(event)
+        writer.started()
         if isinstance(event, TurnDone):
             return writer.done(event, whole=True)
         if isinstance(event, TurnFailed):
