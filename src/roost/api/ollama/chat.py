@@ -36,8 +36,8 @@ async def _answer(
     *,
     chat: bool,
 ) -> Response:
-    model = convert.resolve(turn.model, services.providers.names())
-    convert.check_think(turn.think, turn.model, models.can_think(services, model))
+    model, settings = convert.resolve(turn.model, services.providers)
+    convert.check_think(turn.think, turn.model, models.can_think(settings))
     writer = render.Writer(turn.model, chat=chat, thinking=turn.think is not False)
     empty = not turn.messages if isinstance(turn, schemas.ChatBody) else not turn.prompt
     if empty:  # Ollama's load (or, with keep_alive 0, unload) request

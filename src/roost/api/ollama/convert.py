@@ -7,10 +7,11 @@ Ollama names a model `name:tag` with the tag `latest` by default, so `smollm2` a
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from typing import Protocol
 
 from roost.api import keepalive
 from roost.api.ollama import schemas
+from roost.config import ModelSettings
 from roost.core.chat import (
     ChatMessage,
     GenerationOptions,
@@ -30,12 +31,22 @@ def tagged(name: str) -> str:
     return name if ":" in name.rsplit("/", 1)[-1] else name + LATEST
 
 
-def resolve(asked: str, names: Collection[str]) -> str:
-    """roost's name for the model a client asked for; Ollama's 404 when there is none."""
-    if asked in names:
-        return asked
-    if asked.endswith(LATEST) and asked[: -len(LATEST)] in names:
-        return asked[: -len(LATEST)]
+class Models(Protocol):
+    """What resolving a name needs of the provider registry (services.providers)."""
+
+    def settings_for(self, name: str) -> ModelSettings | None: ...
+
+    def peek(self, name: str) -> object | None: ...
+
+
+def resolve(asked: str, models: Models) -> tuple[str, ModelSettings | None]:
+    """roost's name for the model a client asked for, and its settings (None for one
+    installed directly, as tests do); Ollama's 404 when there is none. Looked up by name,
+    not by listing every model: this is on every turn's path."""
+    for name in (asked, asked.removesuffix(LATEST)):
+        settings = models.settings_for(name)
+        if settings is not None or models.peek(name) is not None:
+            return name, settings
     raise ModelNotFound(f"model '{asked}' not found")
 
 

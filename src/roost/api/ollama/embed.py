@@ -28,7 +28,7 @@ async def embed(
     body: schemas.EmbedBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     started = time.perf_counter_ns()
-    model = convert.resolve(body.model, services.providers.names())
+    model, _ = convert.resolve(body.model, services.providers)
     texts = [body.input] if isinstance(body.input, str) else body.input
     _, result = await services.completions.embed(
         principal.user, model, texts, dimensions=body.dimensions
@@ -46,6 +46,6 @@ async def embed(
 async def embeddings(
     body: schemas.EmbeddingsBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    model = convert.resolve(body.model, services.providers.names())
+    model, _ = convert.resolve(body.model, services.providers)
     _, result = await services.completions.embed(principal.user, model, [body.prompt])
     return {"embedding": result.vectors[0]}

@@ -17,6 +17,7 @@ from roost.api.deps import ServicesDep
 from roost.api.json_route import JsonBodyRoute
 from roost.api.ollama import convert, schemas
 from roost.api.ollama.auth import PrincipalDep
+from roost.config import ModelSettings
 from roost.core.errors import InvalidRequest
 from roost.services.container import Services
 from roost.services.loaded import rfc3339
@@ -29,22 +30,20 @@ THINKING_PROVIDERS = ("openai", "anthropic")  # they report reasoning apart from
 router = APIRouter(tags=["ollama"], route_class=JsonBodyRoute)
 
 
-def can_think(services: Services, model: str) -> bool:
+def can_think(settings: ModelSettings | None) -> bool:
     """roost's llama.cpp runner does not split a model's reasoning from its answer (yet):
     only remote models whose APIs do can think."""
-    settings = services.providers.settings_for(model)
     return settings is not None and settings.provider in THINKING_PROVIDERS
 
 
-def capabilities(services: Services, model: str) -> list[str]:
-    settings = services.providers.settings_for(model)
+def capabilities(settings: ModelSettings | None) -> list[str]:
     kind = settings.provider if settings is not None else None
     if kind == "sentence-transformers":
         return ["embedding"]
     found = ["completion", "tools"]
     if kind == "llamacpp":
         found.append("embedding")  # a GGUF embeds in a second context (llamacpp_embed.py)
-    if can_think(services, model):
+    if can_think(settings):
         found.append("thinking")
     return found
 
@@ -137,9 +136,8 @@ async def show(body: schemas.ShowBody, services: ServicesDep, _: PrincipalDep) -
     asked = body.model or body.name
     if not asked:
         raise InvalidRequest("model is required", param="model")
-    name = convert.resolve(asked, services.providers.names())
+    name, settings = convert.resolve(asked, services.providers)
     about = _about(services, name)
-    settings = services.providers.settings_for(name)
     window = about.n_ctx or (settings.context_window if settings is not None else None)
     template = about.gguf.get("chat_template") or ""
     shown: dict[str, Any] = {
@@ -148,7 +146,7 @@ async def show(body: schemas.ShowBody, services: ServicesDep, _: PrincipalDep) -
         "template": template,
         "details": details(about),
         "model_info": model_info(about, window),
-        "capabilities": capabilities(services, name),
+        "capabilities": capabilities(settings),
         "modified_at": _modified(about, _started(services, name)),
     }
     if about.gguf.get("license"):
