@@ -256,14 +256,16 @@ async def test_another_users_responses_are_not_found(env: Env, sdk: openai.Async
 
 
 async def test_an_unfinished_previous_response_is_a_conflict(env: Env) -> None:
-    env.scripts.queue.append([TextChunk("slow"), 0.5, Finish("stop")])
+    env.scripts.queue.append([TextChunk("slow"), 3.0, Finish("stop")])
     user = (await env.services.users.list(after=None, limit=10))[0]
     run = await env.services.responses.create(
         user, ResponseRequest(input=[ChatMessage("user", "wait")], model="scripted")
     )
+    events = run.events()
+    assert isinstance(await anext(events), ContentDelta)  # the id is out: the row exists
     body = {"model": "scripted", "input": "next", "previous_response_id": run.id}
     busy = await env.client.post("/v1/responses", json=body)
     assert busy.status_code == 409
     assert "not finished yet" in busy.json()["error"]["message"]
-    assert [event async for event in run.events()][-1].finish_reason == "stop"  # type: ignore[union-attr]
+    assert [event async for event in events][-1].finish_reason == "stop"  # type: ignore[union-attr]
     assert (await env.client.post("/v1/responses", json=body)).status_code == 200

@@ -12,6 +12,7 @@ Without `store` nothing is kept (a stateless completion).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -155,6 +156,7 @@ class ResponseService:
         self._completions = completions
         self._conversations = conversations
         self._store = store
+        self._writes: set[asyncio.Task[None]] = set()  # finishes being recorded
 
     async def create(self, user: User, request: ResponseRequest) -> ResponseRun:
         """Validate and begin (raises before any generation, as CompletionService does)."""
@@ -203,12 +205,10 @@ class ResponseService:
                 params=request.params,
                 previous_response_id=request.previous_response_id,
             )
-            try:
-                await self._store.create(record)
-            except BaseException:
-                await _drop(events)
-                raise
-            events = self._recorded(user, record, events)
+            # Written while the model reads its prompt, off the answer's path; the events
+            # wait for it, so no id goes out before its row exists.
+            stored = asyncio.ensure_future(self._store.create(record))
+            events = self._recorded(user, record, stored, events)
         return ResponseRun(
             response_id,
             int(created.timestamp()),
@@ -236,21 +236,35 @@ class ResponseService:
         return history, previous.session_id, stored[-1].seq != view.reply.seq
 
     async def _recorded(
-        self, user: User, record: StoredResponse, events: AsyncIterator[TurnEvent]
+        self,
+        user: User,
+        record: StoredResponse,
+        stored: asyncio.Future[StoredResponse],
+        events: AsyncIterator[TurnEvent],
     ) -> AsyncIterator[TurnEvent]:
+        """The events; how the response ended is recorded in the background as the last
+        one goes out (reading it meanwhile settles it from the stored reply)."""
+        try:
+            await asyncio.shield(stored)
+        except RoostError as exc:  # the answer still goes out; it cannot be read back
+            log.warning("could not store response %s: %s", record.id, exc)
+            async for event in events:
+                yield event
+            return
         async for event in events:
             if isinstance(event, TurnDone | TurnFailed):
                 status, reason, error = _ended(event)
                 done = event if isinstance(event, TurnDone) else None
-                await self._finish(
-                    user,
-                    record,
-                    status=status,
-                    reply_message_id=done.message.id if done else None,
-                    usage=done.usage if done else None,
-                    error=error,
-                    incomplete_reason=reason,
-                )
+                outcome = {
+                    "status": status,
+                    "reply_message_id": done.message.id if done else None,
+                    "usage": done.usage if done else None,
+                    "error": error,
+                    "incomplete_reason": reason,
+                }
+                task = asyncio.create_task(self._finish(user, record, **outcome))
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
             yield event
 
     async def _finish(self, user: User, record: StoredResponse, **outcome: Any) -> None:
@@ -327,9 +341,3 @@ def _named(items: list[ChatMessage], earlier: list[ChatMessage]) -> list[ChatMes
         else m
         for m in items
     ]
-
-
-async def _drop(events: AsyncIterator[TurnEvent]) -> None:
-    closing = getattr(events, "aclose", None)
-    if closing is not None:
-        await closing()
