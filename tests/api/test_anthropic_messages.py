@@ -370,3 +370,23 @@ async def test_a_quiet_stream_gets_pings_after_message_start(env: Env) -> None:
     assert len(waiting) >= 2
     assert set(waiting) == {"ping"}
     assert names[-2:] == ["message_delta", "message_stop"]
+
+
+async def test_a_stop_sequence_reached_is_named(env: Env, sdk: anthropic.AsyncAnthropic) -> None:
+    env.scripts.queue.append([TextChunk("The answer is "), UsageChunk(5, 3), Finish("stop", "END")])
+    message = await sdk.messages.create(
+        model="scripted",
+        max_tokens=20,
+        stop_sequences=["STOP", "END"],
+        messages=[{"role": "user", "content": "x"}],
+    )
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
+    env.scripts.queue.append([TextChunk("The answer is "), UsageChunk(5, 3), Finish("stop", "END")])
+    async with sdk.messages.stream(
+        model="scripted",
+        max_tokens=20,
+        stop_sequences=["END"],
+        messages=[{"role": "user", "content": "x"}],
+    ) as stream:
+        final = await stream.get_final_message()
+    assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "END")

@@ -156,3 +156,17 @@ def test_models_and_a_wrong_key(sdk: anthropic.Anthropic, server: Server) -> Non
             bad.messages.create(model="smollm2", max_tokens=10, messages=QUESTION)  # type: ignore[arg-type]
         with pytest.raises(anthropic.AuthenticationError):
             bad.messages.count_tokens(model="smollm2", messages=QUESTION)  # type: ignore[arg-type]
+
+
+def test_a_stop_sequence_the_model_reaches(sdk: anthropic.Anthropic) -> None:
+    plain = sdk.messages.create(model="smollm2", max_tokens=100, messages=QUESTION)  # type: ignore[arg-type]
+    answer = plain.content[0].text  # type: ignore[union-attr]
+    assert "Paris" in answer
+    cut = sdk.messages.create(
+        model="smollm2",
+        max_tokens=100,
+        messages=QUESTION,
+        stop_sequences=["Paris"],  # type: ignore[arg-type]
+    )
+    assert (cut.stop_reason, cut.stop_sequence) == ("stop_sequence", "Paris")
+    assert cut.content[0].text == answer[: answer.index("Paris")]  # type: ignore[union-attr]

@@ -71,6 +71,7 @@ def test_requests_and_events_cross_the_channel_unchanged() -> None:
         ToolCallChunk("call_1", "f", {"x": 1}),
         UsageChunk(3, 4),
         Finish("stop"),
+        Finish("stop", "END"),
     ):
         assert protocol.decode_event(protocol.encode_event(9, event)) == event
 

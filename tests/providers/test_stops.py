@@ -32,3 +32,11 @@ def test_no_stops_passes_through() -> None:
 
 def test_earliest_of_several_stops_wins() -> None:
     assert feed_all(StopScanner(["zz", "b"]), ["aab zz"]) == ("aa", True)
+
+
+def test_the_stop_reached_is_named() -> None:
+    scanner = StopScanner(["zz", "b"])
+    assert scanner.hit is None
+    feed_all(scanner, ["aa", "b zz"])
+    assert scanner.hit == "b"
+    assert StopScanner(["END"]).hit is None

@@ -61,6 +61,7 @@ class TurnDone:
     finish_reason: str
     usage: TokenUsage
     tools_used: list[ToolCall] = field(default_factory=list)
+    stop_sequence: str | None = None  # the stop string the reply reached, when known
 
 
 @dataclass(frozen=True, slots=True)

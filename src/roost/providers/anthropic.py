@@ -206,6 +206,7 @@ class AnthropicProvider(RemoteModel):
         tools: dict[int, list[Any]] = {}  # block index -> [id, name, json fragments, input]
         prompt_tokens = completion_tokens = 0
         stop: str | None = None
+        stop_sequence: str | None = None
         started = False
         try:
             try:
@@ -244,6 +245,7 @@ class AnthropicProvider(RemoteModel):
                         )
                     elif kind == "message_delta":
                         stop = event.delta.stop_reason or stop
+                        stop_sequence = event.delta.stop_sequence or stop_sequence
                         completion_tokens = event.usage.output_tokens
         except ProviderError:
             raise
@@ -252,7 +254,7 @@ class AnthropicProvider(RemoteModel):
         if stop is None:
             raise ProviderError(f"{self._label}: upstream stream ended early (no stop_reason)")
         yield UsageChunk(prompt_tokens, completion_tokens)
-        yield Finish(_FINISH.get(stop, stop))
+        yield Finish(_FINISH.get(stop, stop), stop_sequence)
 
     def _tool_call(self, call: list[Any]) -> ToolCallChunk:
         tool_id, tool, fragments, given = call

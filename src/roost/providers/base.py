@@ -70,6 +70,7 @@ class UsageChunk:
 @dataclass(frozen=True, slots=True)
 class Finish:
     reason: str  # "stop" | "length" | "tool_calls" | "cancelled"
+    stop_sequence: str | None = None  # with "stop": the stop string the reply reached
 
 
 ProviderEvent = TextChunk | ReasoningChunk | ToolCallChunk | UsageChunk | Finish

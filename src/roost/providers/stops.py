@@ -7,14 +7,16 @@ class StopScanner:
     def __init__(self, stops: list[str]) -> None:
         self._stops = [s for s in stops if s]
         self._pending = ""
+        self.hit: str | None = None  # the stop string reached (Anthropic's stop_sequence)
 
     def feed(self, piece: str) -> tuple[str, bool]:
         """Return (text safe to emit, whether a stop string was reached)."""
         if not self._stops:
             return piece, False
         buffer = self._pending + piece
-        cut = min((buffer.find(s) for s in self._stops if s in buffer), default=-1)
-        if cut >= 0:
+        found = [(buffer.find(s), s) for s in self._stops if s in buffer]
+        if found:
+            cut, self.hit = min(found)
             self._pending = ""
             return buffer[:cut], True
         hold = 0

@@ -341,4 +341,4 @@ async def _generate(
         model=model,
         usage=out.usage,
     )
-    yield TurnDone(reply, out.finish, out.usage, out.calls)
+    yield TurnDone(reply, out.finish, out.usage, out.calls, out.stop_sequence)

@@ -37,6 +37,7 @@ class Collected:
     calls: list[ToolCall] = field(default_factory=list)
     usage: TokenUsage = field(default_factory=TokenUsage)
     finish: str = "stop"
+    stop_sequence: str | None = None  # the stop string the reply reached, when known
 
     @property
     def content(self) -> str:
@@ -74,6 +75,7 @@ async def model_events(
                     yield Usage(out.usage)
                 elif isinstance(event, Finish):
                     out.finish = event.reason
+                    out.stop_sequence = event.stop_sequence
         finish = out.finish
     except (asyncio.CancelledError, GeneratorExit):
         finish = "cancelled"  # the caller went away or stopped reading

@@ -340,7 +340,7 @@ class TurnService:
                 await self._memory.append_turn(user, handle.user_message.content, out.content)
             except (RoostError, OSError):  # the reply is saved; a log line is not worth failing
                 log.warning("could not append the turn to the daily log", exc_info=True)
-        return TurnDone(message, out.finish, out.usage, out.calls)
+        return TurnDone(message, out.finish, out.usage, out.calls, out.stop_sequence)
 
     def _tools_for(self, handle: TurnHandle) -> list[Tool]:
         if not handle.use_tools or self._tools is None:

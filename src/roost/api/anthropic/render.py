@@ -49,8 +49,18 @@ def tool_id(call_id: str) -> str:
 def stop_reason(done: TurnDone) -> str:
     if done.tools_used:
         return "tool_use"
+    if done.stop_sequence is not None:
+        return "stop_sequence"
     # roost's finish reasons: stop | length | tool_calls | cancelled
     return "max_tokens" if done.finish_reason == "length" else "end_turn"
+
+
+def stop(done: TurnDone) -> dict[str, str | None]:
+    reason = stop_reason(done)
+    return {
+        "stop_reason": reason,
+        "stop_sequence": done.stop_sequence if reason == "stop_sequence" else None,
+    }
 
 
 def usage(value: TokenUsage) -> dict[str, int]:
@@ -74,8 +84,7 @@ def message(c: Completion, done: TurnDone, *, thinking: bool) -> dict[str, Any]:
         "role": "assistant",
         "model": c.model,
         "content": content or [{"type": "text", "text": ""}],  # content[0].text always works
-        "stop_reason": stop_reason(done),
-        "stop_sequence": None,
+        **stop(done),
         "usage": usage(done.usage),
     }
 
@@ -164,8 +173,7 @@ class StreamWriter:
         frames = self._close()
         if self._index < 0:  # nothing said: one empty text block, as the JSON answer has
             frames = self._begin({"type": "text", "text": ""}) + self._close()
-        stop = {"stop_reason": stop_reason(done), "stop_sequence": None}
-        frames += event("message_delta", {"delta": stop, "usage": usage(done.usage)})
+        frames += event("message_delta", {"delta": stop(done), "usage": usage(done.usage)})
         return frames + event("message_stop", {})
 
     def frame(self, item: TurnEvent) -> str:

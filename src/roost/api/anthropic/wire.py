@@ -49,7 +49,7 @@ class AnthropicMessageOut(BaseModel):
     role: Literal["assistant"]
     model: str
     content: list[AnthropicTextOut | AnthropicThinkingOut | AnthropicToolUseOut]
-    stop_reason: Literal["end_turn", "max_tokens", "tool_use"] | None
+    stop_reason: Literal["end_turn", "max_tokens", "stop_sequence", "tool_use"] | None
     stop_sequence: str | None
     usage: AnthropicUsageOut
 
@@ -85,7 +85,7 @@ class AnthropicBlockStop(BaseModel):
 
 
 class AnthropicStopDelta(BaseModel):
-    stop_reason: Literal["end_turn", "max_tokens", "tool_use"]
+    stop_reason: Literal["end_turn", "max_tokens", "stop_sequence", "tool_use"]
     stop_sequence: str | None
 
 

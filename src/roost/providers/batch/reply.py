@@ -73,5 +73,5 @@ class Reply:
                 if tail:
                     self._put(TextChunk(tail))
             self._put(UsageChunk(self._prompt_tokens, self.completion, cached))
-            self._put(Finish(self.reason))
+            self._put(Finish(self.reason, self._scanner.hit))
         self._put(END)

@@ -169,7 +169,7 @@ def encode_event(request_id: int, event: ProviderEvent) -> dict[str, Any]:
             "completion": event.completion_tokens,
             "cached": event.cached_tokens,
         }
-    return {"id": request_id, "ev": "finish", "reason": event.reason}
+    return {"id": request_id, "ev": "finish", "reason": event.reason, "stop": event.stop_sequence}
 
 
 def decode_event(frame: dict[str, Any]) -> ProviderEvent:
@@ -183,7 +183,7 @@ def decode_event(frame: dict[str, Any]) -> ProviderEvent:
     if kind == "usage":
         return UsageChunk(frame["prompt"], frame["completion"], int(frame.get("cached", 0)))
     if kind == "finish":
-        return Finish(frame["reason"])
+        return Finish(frame["reason"], frame.get("stop"))
     raise ProtocolError(f"unknown event {kind!r}")
 
 

@@ -88,6 +88,7 @@ def to_json(event: TurnEvent) -> dict[str, Any]:
             "finish_reason": event.finish_reason,
             "usage": _usage(event.usage),
             "tools_used": [_call(c) for c in event.tools_used],
+            "stop_sequence": event.stop_sequence,
         }
     return {"t": "failed", "code": event.code, "message": event.message}
 
@@ -140,6 +141,7 @@ def decode(data: str) -> TurnEvent:
             d["finish_reason"],
             _token_usage(d["usage"]),
             [ToolCall(c["id"], c["name"], c["arguments"]) for c in d["tools_used"]],
+            d.get("stop_sequence"),  # absent from events stored before it was kept
         )
     if kind == "failed":
         return TurnFailed(d["code"], d["message"])
