@@ -246,6 +246,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("HEAD", "/ollama/"): NoIds("public liveness probe"),
     ("GET", "/ollama/api/version"): NoIds("public: the Ollama version roost answers as"),
     ("GET", "/ollama/api/tags"): NoIds("the configured models"),
+    ("HEAD", "/ollama/api/version"): NoIds("public: the Ollama version roost answers as"),
+    ("HEAD", "/ollama/api/tags"): NoIds("the configured models"),
     ("POST", "/ollama/api/show"): NoIds("a configured model"),
     ("GET", "/ollama/api/ps"): NoIds(
         "the loaded local models, the server's, visible to every user as in Ollama"

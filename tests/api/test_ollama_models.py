@@ -115,6 +115,8 @@ async def test_version_needs_no_key(env: Env) -> None:
     ) as bare:
         version = (await bare.get("/ollama/api/version")).json()["version"]
         assert tuple(int(p) for p in version.split(".")) >= (0, 12, 0)
+        head = await bare.head("/ollama/api/version")
+        assert (head.status_code, head.content) == (200, b"")
         root = await bare.get("/ollama/")
         assert (root.status_code, root.text) == (200, "Ollama is running")
         assert (await bare.get("/ollama/api/tags")).status_code == 401

@@ -177,3 +177,14 @@ async def ps(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
 async def version() -> dict[str, str]:
     """Ollama's version roost answers as (no key needed, as Ollama's: clients probe it)."""
     return {"version": OLLAMA_VERSION}
+
+
+# HEAD, as Ollama serves it on these two (clients probe them): the same answer, no body.
+@router.head("/api/tags", response_model=None, responses=docs.ok(schemas.TagList))
+async def tags_head(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    return await tags(services, principal)
+
+
+@router.head("/api/version", response_model=None, responses=docs.ok(schemas.Version))
+async def version_head() -> dict[str, str]:
+    return await version()
