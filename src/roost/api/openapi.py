@@ -98,6 +98,11 @@ def add_websocket(path: str, description: str) -> None:
     _WEBSOCKETS[path] = description
 
 
+# The dependencies that ask for a key: a route that uses one may answer 401. A dialect
+# with its own (api/ollama/auth.py: keyless from loopback when configured) adds it here.
+AUTHENTICATING: set[Callable[..., Any]] = {get_principal}
+
+
 def _uses(dependant: Dependant, call: Callable[..., Any]) -> bool:
     return any(d.call is call or _uses(d, call) for d in dependant.dependencies)
 
@@ -159,7 +164,7 @@ def document(app: FastAPI, declared: Sequence[APIRouter] = ()) -> dict[str, Any]
             sockets.setdefault(path, doc)
         if not isinstance(original, APIRoute) or not route.include_in_schema or path is None:
             continue
-        authenticated = _uses(route.dependant, get_principal)
+        authenticated = any(_uses(route.dependant, call) for call in AUTHENTICATING)
         for method in route.methods or ():
             operation = paths.get(path, {}).get(method.lower())
             if operation is None:

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from roost.api import openapi
 from roost.api.credentials import presented_key
 from roost.api.deps import authenticate, get_services, is_loopback
 from roost.core import requester
@@ -35,4 +36,5 @@ async def get_principal(
     return await principal(request, services)
 
 
+openapi.AUTHENTICATING.add(get_principal)  # its routes may answer 401
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

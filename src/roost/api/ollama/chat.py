@@ -118,7 +118,8 @@ def _responses(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
                     "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
                 }
             },
-        }
+        },
+        **schemas.MODEL_FAILED,
     }
 
 

@@ -23,7 +23,11 @@ def _unit(vector: list[float]) -> list[float]:
     return [x / norm for x in vector] if norm else vector
 
 
-@router.post("/api/embed", response_model=None, responses=docs.ok(schemas.EmbedResponse))
+@router.post(
+    "/api/embed",
+    response_model=None,
+    responses={**docs.ok(schemas.EmbedResponse), **schemas.MODEL_FAILED},
+)
 async def embed(
     body: schemas.EmbedBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -42,7 +46,11 @@ async def embed(
     }
 
 
-@router.post("/api/embeddings", response_model=None, responses=docs.ok(schemas.EmbeddingResponse))
+@router.post(
+    "/api/embeddings",
+    response_model=None,
+    responses={**docs.ok(schemas.EmbeddingResponse), **schemas.MODEL_FAILED},
+)
 async def embeddings(
     body: schemas.EmbeddingsBody, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:

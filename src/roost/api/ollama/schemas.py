@@ -137,6 +137,11 @@ class OllamaError(BaseModel):
     error: str
 
 
+MODEL_FAILED: dict[int | str, dict[str, Any]] = {
+    502: {"model": OllamaError, "description": "The model failed"}
+}
+
+
 class Details(BaseModel):
     parent_model: str
     format: str
