@@ -4,6 +4,7 @@ history is kept in (one per conversation, per user)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from roost.core.errors import ProviderError, Unavailable
 from roost.providers.base import Finish, TextChunk, ToolCallChunk, UsageChunk
 from roost.providers.scripted import reply
 from tests.api.dialect_shapes import error_shape_ok
+from tests.api.sseclient import AsgiStream
 from tests.conftest import ADMIN_PASSWORD, Env
 
 pytestmark = pytest.mark.asyncio
@@ -335,3 +337,35 @@ async def test_a_tool_exchange_is_kept_with_its_calls(
     detail = (await env.client.get(f"/api/sessions/{listed['sessions'][0]['session_id']}")).json()
     assert [m["role"] for m in detail["messages"]] == ["user", "assistant", "tool", "assistant"]
     assert detail["messages"][-1]["content"] == "It is noon."
+
+
+async def test_a_reader_that_hangs_up_still_gets_its_reply_kept(env: Env) -> None:
+    env.scripts.queue.append(
+        [
+            TextChunk("slow"),
+            0.3,
+            TextChunk(" but"),
+            TextChunk(" whole"),
+            UsageChunk(2, 3),
+            Finish("stop"),
+        ]
+    )
+    headers = {"X-API-Key": ADMIN_PASSWORD}
+    async with AsgiStream(
+        env.app, "POST", "/v1/messages", headers=headers, body=body(stream=True)
+    ) as s:
+        assert s.status == 200
+        first = await s.event()
+        assert first is not None
+        assert first.data["type"] == "message_start"
+    # The turn goes on without its reader and is saved whole, once.
+    for _ in range(100):
+        sessions = (await env.client.get("/api/sessions")).json()["sessions"]
+        if sessions and sessions[0]["message_count"] == 2:
+            break
+        await asyncio.sleep(0.05)
+    detail = (await env.client.get(f"/api/sessions/{sessions[0]['session_id']}")).json()
+    assert [(m["role"], m["content"]) for m in detail["messages"]] == [
+        ("user", "hi"),
+        ("assistant", "slow but whole"),
+    ]
