@@ -218,6 +218,12 @@ async def test_count_tokens(env: Env, sdk: anthropic.AsyncAnthropic) -> None:
         tools=tools,  # type: ignore[arg-type]
     )
     assert with_tools.input_tokens > counted.input_tokens
+    # A prefill cannot be answered (400 on /v1/messages) but can be counted.
+    prefill = await sdk.messages.count_tokens(
+        model="scripted",
+        messages=[*HI, {"role": "assistant", "content": "Hello there"}],  # type: ignore[list-item]
+    )
+    assert prefill.input_tokens == (1 + 4) + (2 + 4)
     assert env.provider.requests == []  # counting generates nothing
     response = await env.client.post(
         "/v1/messages/count_tokens", json={"model": "nope", "messages": HI}

@@ -109,6 +109,10 @@ def messages(body: schemas.PromptFields) -> list[ChatMessage]:
             out.extend(_user(content, where, tool_names))
         else:
             out.append(_assistant(content, where, tool_names))
+    return out
+
+
+def _no_prefill(body: schemas.MessagesBody) -> None:
     if body.messages and body.messages[-1].role == "assistant":
         # Claude continues a final assistant turn (a "prefill"); roost's models answer
         # after it instead, which is not what the client asked for.
@@ -117,7 +121,6 @@ def messages(body: schemas.PromptFields) -> list[ChatMessage]:
             "not supported",
             param=f"messages.{len(body.messages) - 1}",
         )
-    return out
 
 
 def tools(body: schemas.PromptFields) -> tuple[ToolSpec, ...]:
@@ -152,7 +155,8 @@ def response_format(config: schemas.OutputConfig | None) -> ResponseFormat | Non
 def completion_request(body: schemas.PromptFields) -> CompletionRequest:
     """The prompt of a count_tokens body, or the whole request of a messages body."""
     options = GenerationOptions()
-    if isinstance(body, schemas.MessagesBody):
+    if isinstance(body, schemas.MessagesBody):  # count_tokens may count a prefill
+        _no_prefill(body)
         options = GenerationOptions(
             temperature=body.temperature,
             top_p=body.top_p,
