@@ -246,8 +246,8 @@ class ResponseService:
         one goes out (reading it meanwhile settles it from the stored reply)."""
         try:
             await asyncio.shield(stored)
-        except RoostError as exc:  # the answer still goes out; it cannot be read back
-            log.warning("could not store response %s: %s", record.id, exc)
+        except Exception:  # the answer still goes out; it cannot be read back
+            log.exception("could not store response %s", record.id)
             async for event in events:
                 yield event
             return
