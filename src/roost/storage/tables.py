@@ -369,9 +369,7 @@ threads = Table(
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("dialect", String(20), primary_key=True),
     Column("key", String(64), primary_key=True),
-    Column(
-        "conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
