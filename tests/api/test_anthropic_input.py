@@ -255,13 +255,26 @@ async def test_models_in_anthropic_shape(env: Env, sdk: anthropic.AsyncAnthropic
     before = {"before_id": ids[1]}
     back = (await env.client.get("/v1/models", params=before, headers=VERSION)).json()
     assert ([m["id"] for m in back["data"]], back["has_more"]) == ([ids[0]], False)
-    bad = await env.client.get("/v1/models", params={"limit": "0"}, headers=VERSION)
-    assert bad.status_code == 400
-    assert error_shape_ok("anthropic", 400, bad.json())
-    # Without the header, the OpenAI shape as before.
+    for query in ({"limit": "0"}, {"limit": "²"}, {"limit": "1001"}, {"after_id": "nope"}):
+        bad = await env.client.get("/v1/models", params=query, headers=VERSION)
+        assert bad.status_code == 400, query
+        assert error_shape_ok("anthropic", 400, bad.json())
+    both = {"after_id": ids[0], "before_id": ids[1]}
+    assert (await env.client.get("/v1/models", params=both, headers=VERSION)).status_code == 400
+    # A wrong key, with the Anthropic SDK's header: Anthropic's body too.
+    for path in ("/v1/models", "/v1/models/smollm2"):
+        refused = await env.client.get(path, headers={**VERSION, "X-API-Key": "roost_wrong"})
+        assert refused.status_code == 401
+        assert refused.json()["error"]["type"] == "authentication_error"
+        assert error_shape_ok("anthropic", 401, refused.json())
+    # Without the header, the OpenAI shape as before, errors included.
     openai = (await env.client.get("/v1/models")).json()
     assert openai["object"] == "list"
     assert openai["data"][0]["object"] == "model"
+    missing = await env.client.get("/v1/models/claude-nope")
+    assert error_shape_ok("openai", 404, missing.json())
+    wrong = await env.client.get("/v1/models", headers={"X-API-Key": "roost_wrong"})
+    assert error_shape_ok("openai", 401, wrong.json())
 
 
 async def test_two_turns_are_one_conversation_of_that_user(

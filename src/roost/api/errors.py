@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from roost.core.errors import RoostError
@@ -74,6 +75,7 @@ def render_native(error: ApiError) -> Response:
 
 _RENDERERS: list[tuple[str, Renderer]] = []
 _EXACT: dict[str, Renderer] = {}
+_BY_HEADER: list[tuple[str, str, Renderer]] = []  # (path prefix, header, renderer)
 # What each renderer's body looks like, for /openapi.json (roost.api.openapi).
 _SCHEMAS: dict[Renderer, type[BaseModel]] = {render_native: NativeError}
 
@@ -92,6 +94,14 @@ def register_renderer(prefix: str, renderer: Renderer) -> None:
     """Render errors under `prefix` with `renderer`; registering again replaces it."""
     kept = [(p, r) for p, r in _RENDERERS if p != prefix]
     _RENDERERS[:] = sorted([*kept, (prefix, renderer)], key=lambda i: len(i[0]), reverse=True)
+
+
+def register_header_renderer(prefix: str, header: str, renderer: Renderer) -> None:
+    """Render errors under `prefix` with `renderer` when the request carries `header`: a
+    route two dialects share, told apart by a header (GET /v1/models is OpenAI's, and
+    Anthropic's when `anthropic-version` is sent)."""
+    kept = [(p, h, r) for p, h, r in _BY_HEADER if (p, h) != (prefix, header.lower())]
+    _BY_HEADER[:] = [*kept, (prefix, header.lower(), renderer)]
 
 
 def register_path_renderer(path: str, renderer: Renderer) -> None:
@@ -115,8 +125,15 @@ def from_domain(exc: RoostError) -> ApiError:
     return ApiError(status, exc.code, exc.message, param, retry)
 
 
-def render(path: str, error: ApiError) -> Response:
-    response = renderer_for(path)(error)
+def render(path: str, error: ApiError, headers: Headers | None = None) -> Response:
+    """The error as the dialect owning `path` writes it (`headers`: the request's, for a
+    route shared by dialects)."""
+    renderer = renderer_for(path)
+    if headers is not None:
+        for prefix, header, shared in _BY_HEADER:
+            if header in headers and path.startswith(prefix):
+                renderer = shared
+    response = renderer(error)
     if error.status == 401:
         response.headers.setdefault("WWW-Authenticate", 'Bearer realm="roost"')
     if error.retry_after is not None:
@@ -152,12 +169,14 @@ def install(app: FastAPI) -> None:
 
     async def domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RoostError)
-        return render(request.url.path, from_domain(exc))
+        return render(request.url.path, from_domain(exc), request.headers)
 
     async def validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         message, param = _validation_message(exc)
-        return render(request.url.path, ApiError(400, "invalid_request", message, param))
+        return render(
+            request.url.path, ApiError(400, "invalid_request", message, param), request.headers
+        )
 
     async def http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -166,7 +185,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             detail = f"no route for {request.method} {request.url.path}"
         error = ApiError(exc.status_code, code, detail)
-        response = render(request.url.path, error)
+        response = render(request.url.path, error, request.headers)
         if response.status_code == exc.status_code:  # e.g. not a 405 a dialect made a 404
             for name, value in (exc.headers or {}).items():
                 response.headers[name] = value
@@ -179,11 +198,15 @@ def install(app: FastAPI) -> None:
         if exc.reason != "surrogates not allowed":
             return await unexpected(request, exc)
         message = "text must be valid Unicode, without a lone surrogate escape (\\ud800-\\udfff)"
-        return render(request.url.path, ApiError(400, "invalid_request", message))
+        return render(request.url.path, ApiError(400, "invalid_request", message), request.headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(request.url.path, ApiError(500, "internal_error", "internal server error"))
+        return render(
+            request.url.path,
+            ApiError(500, "internal_error", "internal server error"),
+            request.headers,
+        )
 
     app.add_exception_handler(RoostError, domain)
     app.add_exception_handler(RequestValidationError, validation)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response
 
 from roost.api.anthropic.wire import AnthropicError
-from roost.api.errors import ApiError, document, register_renderer
+from roost.api.errors import ApiError, document, register_header_renderer, register_renderer
 
 PREFIX = "/v1/messages"  # and /v1/messages/count_tokens
 _TYPES = {
@@ -52,4 +52,6 @@ def render(error: ApiError) -> Response:
 
 def register() -> None:
     register_renderer(PREFIX, render)
+    # /v1/models is OpenAI's route; the Anthropic SDK's requests to it get this shape.
+    register_header_renderer("/v1/models", "anthropic-version", render)
     document(render, AnthropicError)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
 
 from roost.api import docs
 from roost.api.anthropic import models as anthropic
@@ -30,9 +29,7 @@ def _model(info: ModelInfo) -> dict[str, Any]:
 
 # With an `anthropic-version` header (the Anthropic SDK's), Anthropic's shape.
 @router.get("/models", response_model=None, responses=docs.ok(ModelList))
-async def list_models(
-    request: Request, services: ServicesDep, _: PrincipalDep
-) -> dict[str, Any] | Response:
+async def list_models(request: Request, services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
     if anthropic.asked(request):
         return anthropic.page(request, services.models)
     return {"object": "list", "data": [_model(info) for info in services.models.list()]}
@@ -42,7 +39,7 @@ async def list_models(
 @router.get("/models/{model_id:path}", response_model=None, responses=docs.ok(ModelObject))
 async def get_model(
     model_id: str, request: Request, services: ServicesDep, _: PrincipalDep
-) -> dict[str, Any] | Response:
+) -> dict[str, Any]:
     if anthropic.asked(request):
         return anthropic.one(model_id, services.models)
     return _model(services.models.get(model_id))
