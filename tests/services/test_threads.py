@@ -145,3 +145,21 @@ async def test_without_thread_nothing_is_stored(env: Env) -> None:
     assert completion.session_id is None
     sessions, _ = await env.services.conversations.list(user)
     assert sessions == []
+
+
+async def test_kept_turns_record_no_stream_their_clients_could_not_resume(env: Env) -> None:
+    from sqlalchemy import func, select
+
+    from roost.storage.tables import streams
+
+    user = env.services.auth.default_user
+    kept = await _turn(env, user, [ChatMessage(U, "hi")], resumable=False)
+    assert kept.session_id is not None
+    async with env.services.database.read() as conn:
+        count = (await conn.execute(select(func.count()).select_from(streams))).scalar()
+    assert count == 0
+    resumable = await _turn(env, user, [ChatMessage(U, "again")])  # /v1 with a session
+    assert resumable.session_id is not None
+    async with env.services.database.read() as conn:
+        count = (await conn.execute(select(func.count()).select_from(streams))).scalar()
+    assert count == 1

@@ -7,6 +7,7 @@ kept and answered once even if the client leaves.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -71,6 +72,13 @@ class CompletionRequest:
     # (system messages aside): the last (a user message or a tool result) starts the turn,
     # those before it (a history, tool results) are stored first, as they are.
     new_messages: int = 1
+    # With session_id: the id is new (made by the caller), so the session is created
+    # without looking it up first.
+    fresh_session: bool = False
+    # Stored turns: keep their events for clients that resume a stream (/api/streams, the
+    # native and /v1 clients). Dialects whose clients cannot resume turn it off: no event
+    # writes compete with the model (as MemGPT's streams, which carry no ids either).
+    resumable: bool = True
 
 
 @dataclass
@@ -100,6 +108,7 @@ class CompletionService:
         threads: Threads | None = None,
     ) -> None:
         self._threads = threads
+        self._background: set[asyncio.Task[None]] = set()
         self._metrics = metrics
         self._memory = memory
         self._settings = settings
@@ -194,19 +203,29 @@ class CompletionService:
             events = _stateless(model, provider, chat, self._metrics)
             return Completion(completion_id, created, model, None, events)
         if placement is not None:
+            fresh = placement.session_id is None
             session_id = placement.session_id or new_uuid()
             new = placement.new_messages
         else:
             session_id, new = str(request.session_id), request.new_messages
-        handle = await self._stored(user, model, request, chat, session_id, new)
+            fresh = request.fresh_session
+        handle = await self._stored(user, model, request, chat, session_id, new, fresh)
         if placement is not None and self._threads is not None and request.thread:
-            await self._threads.remember(user, request.thread, placement, session_id)
+            # Needed by the next request of the conversation, which follows the reply:
+            # written beside the turn rather than before it.
+            remember = self._threads.remember(user, request.thread, placement, session_id)
+            task = asyncio.create_task(remember)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            events = _settled_before_end(_without_start(handle.events()), task)
+        else:
+            events = _without_start(handle.events())
         return Completion(
             completion_id,
             created,
             model,
             session_id,
-            _without_start(handle.events()),
+            events,
             input_message=handle.user_message,
         )
 
@@ -218,6 +237,7 @@ class CompletionService:
         chat: ChatRequest,
         session_id: str,
         new: int,
+        fresh: bool,
     ) -> TurnHandle:
         body = [m for m in request.messages if m.role != "system"]
         last = body[-1] if body else None
@@ -238,6 +258,8 @@ class CompletionService:
             request=chat,
             earlier=tuple(body[len(body) - new : -1]),
             incoming=last,
+            fresh=fresh,
+            record=request.resumable,
         )
 
     async def count_tokens(self, user: User, request: CompletionRequest) -> tuple[str, int]:
@@ -288,6 +310,18 @@ class CompletionService:
                 param="dimensions",
             )
         return name, result
+
+
+async def _settled_before_end(
+    events: AsyncIterator[TurnEvent], task: asyncio.Task[None]
+) -> AsyncIterator[TurnEvent]:
+    """The events, the last one only once `task` has ended (the client's next request
+    must find what it wrote; it has, long before, unless the database is slow)."""
+    async for event in events:
+        if isinstance(event, TurnDone | TurnFailed):
+            with contextlib.suppress(Exception):  # logged by the task; the turn stands
+                await asyncio.shield(task)
+        yield event
 
 
 async def _without_start(events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:

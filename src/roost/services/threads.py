@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from roost.core.chat import ChatMessage
 from roost.core.errors import NotFound
 from roost.core.records import Conversation, Message, User
 
+log = logging.getLogger(__name__)
 _CANDIDATES = 4  # conversations asked with one digest that are worth comparing replies of
 _NEW_ROLES = ("user", "tool")  # what a client adds after a reply
 
@@ -109,4 +111,9 @@ class Threads:
     async def remember(
         self, user: User, dialect: str, placement: Placement, session_id: str
     ) -> None:
-        await self._store.remember(user.id, dialect, placement.key, session_id)
+        """Record the turn's digest; a failure only costs the next request a new
+        conversation (logged), never the turn."""
+        try:
+            await self._store.remember(user.id, dialect, placement.key, session_id)
+        except Exception:
+            log.warning("conversation %s: its history not recorded", session_id, exc_info=True)

@@ -184,6 +184,8 @@ class TurnService:
         inbox_id: int | None = None,
         earlier: tuple[ChatMessage, ...] = (),
         incoming: ChatMessage | None = None,
+        fresh: bool = False,
+        record: bool = True,
     ) -> TurnHandle:
         """Validate, store the user message, and start the model in the background.
 
@@ -196,6 +198,9 @@ class TurnService:
         queued message; a failed turn stores nothing, the worker decides about retries.
         `earlier` (clients that resend the history): messages stored before this one;
         `incoming`: the new message as the client sent it (a tool result is stored as one).
+        `fresh`: `session_id` is new (made by the caller): created without a lookup.
+        `record`: keep the events for clients that resume (/api/streams); off for dialects
+        whose clients cannot, so no writes compete with the turn.
         """
         if text or incoming is None or incoming.role != "tool":  # a tool may return nothing
             text = self.validate_message(text)
@@ -205,6 +210,8 @@ class TurnService:
         model_name, _ = self._providers.get(model)
         if session_id is None:
             conversation = await self._conversations.create(user, model=model_name)
+        elif fresh:
+            conversation = await self._conversations.create(user, public_id=session_id)
         elif create_session:
             conversation = await self._conversations.get_or_create(user, session_id)
         else:
@@ -222,7 +229,7 @@ class TurnService:
             stored = await self._messages.append(
                 user.id, conversation.id, inbox_id=inbox_id, **fields
             )
-            recorder = self._recorder(user, conversation, model_name)
+            recorder = self._recorder(user, conversation, model_name) if record else None
         except BaseException:
             if lease is not None:
                 lease.release_soon()

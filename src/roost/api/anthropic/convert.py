@@ -172,6 +172,7 @@ def completion_request(body: schemas.PromptFields) -> CompletionRequest:
         tool_choice=tool_choice(body.tool_choice),
         response_format=response_format(body.output_config),
         thread=THREAD,
+        resumable=False,  # its clients cannot resume a stream: nothing recorded
     )
 
 

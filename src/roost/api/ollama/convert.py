@@ -149,6 +149,7 @@ def chat_request(body: schemas.ChatBody, model: str) -> CompletionRequest:
         tools=_tools(body.tools),
         response_format=response_format(body.format),
         thread=THREAD,
+        resumable=False,  # its clients cannot resume a stream: nothing recorded
     )
 
 

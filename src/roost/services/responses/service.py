@@ -186,6 +186,8 @@ class ResponseService:
                 response_format=request.response_format,
                 session_id=session_id,
                 new_messages=max(new, 1),
+                fresh_session=bool(request.store and branch),
+                resumable=False,  # a response's stream cannot be resumed: nothing recorded
             ),
         )
         response_id = f"resp_{new_uuid().replace('-', '')}"
