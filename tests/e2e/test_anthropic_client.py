@@ -10,6 +10,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
+from tests import backend
 from tests.conftest import free_port
 from tests.e2e.conftest import PASSWORD, Server
 
@@ -28,10 +29,11 @@ WEATHER = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for the module: each start loads the model again."""
+    """One server for the module: each start loads the model again. A database of its
+    own: on PostgreSQL the per-test reset would empty the shared one under its feet."""
     home: Path = tmp_path_factory.mktemp("home")
     instance = Server(home, free_port())
-    instance.start()
+    instance.start(backend.dedicated_env("anthropic"))
     try:
         yield instance
     finally:
