@@ -4,7 +4,9 @@ One `roost serve` on the embedded model; the same question, greedy, the same num
 tokens, asked through OpenAI's chat completions (the baseline), Ollama's /api/chat,
 Anthropic's /v1/messages and OpenAI's /v1/responses, each as its clients send it by
 default (Ollama and Anthropic keep the conversation, Responses stores the response),
-rounds alternating. Medians of the whole request's time, streamed and not.
+rounds alternating; and /v1/chat/completions keeping the turn in a new session
+(metadata.session_id), the same stored turn, which tells the dialect's own cost apart.
+Medians of the whole request's time, streamed and not.
 
     .venv/bin/python -m benchmarks.dialects [--rounds 30] [--tokens 24]
 """
@@ -15,6 +17,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,23 @@ def _openai(tokens: int) -> Call:
             "max_tokens": tokens,
             "temperature": 0,
             "stream": stream,
+        }
+        _send(client, "/v1/chat/completions", body, {})
+
+    return call
+
+
+def _openai_stored(tokens: int) -> Call:
+    """The same turn kept in a new session (metadata.session_id), as the others keep it."""
+
+    def call(client: httpx.Client, stream: bool) -> None:
+        body = {
+            "model": "smollm2",
+            "messages": [{"role": "user", "content": QUESTION}],
+            "max_tokens": tokens,
+            "temperature": 0,
+            "stream": stream,
+            "metadata": {"session_id": uuid.uuid4().hex},
         }
         _send(client, "/v1/chat/completions", body, {})
 
@@ -93,6 +113,7 @@ def _send(client: httpx.Client, path: str, body: dict[str, Any], headers: dict[s
 def measure(rounds: int, tokens: int) -> dict[tuple[str, bool], list[float]]:
     dialects = {
         "openai": _openai(tokens),
+        "openai+session": _openai_stored(tokens),
         "ollama": _ollama(tokens),
         "anthropic": _anthropic(tokens),
         "responses": _responses(tokens),
@@ -130,6 +151,7 @@ def figures(size: Size) -> list[Figure]:
     for stream in (False, True):
         base = statistics.median(times[("openai", stream)]) * 1000
         mode = "streamed" if stream else "one JSON"
+        kept = statistics.median(times[("openai+session", stream)]) * 1000
         for name in ("ollama", "anthropic", "responses"):
             value = statistics.median(times[(name, stream)]) * 1000
             out.append(
@@ -141,6 +163,7 @@ def figures(size: Size) -> list[Figure]:
                     target="ratio <= 1.05",
                 )
             )
+            out.append(Figure(f"{name} turn ({mode}) ÷ /v1 kept in a session", value, "ms", kept))
     return out
 
 
@@ -150,13 +173,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=24)
     args = parser.parse_args()
     times = measure(args.rounds, args.tokens)
-    print(f"{'dialect':<12}{'mode':<10}{'p50 ms':>10}{'ratio':>8}")
+    print(f"{'dialect':<16}{'mode':<8}{'p50 ms':>10}{'ratio':>8}")
     for stream in (False, True):
         base = statistics.median(times[("openai", stream)])
-        for name in ("openai", "ollama", "anthropic", "responses"):
+        for name in ("openai", "openai+session", "ollama", "anthropic", "responses"):
             p50 = statistics.median(times[(name, stream)])
             mode = "stream" if stream else "json"
-            print(f"{name:<12}{mode:<10}{p50 * 1000:>10.1f}{p50 / base:>8.3f}")
+            print(f"{name:<16}{mode:<8}{p50 * 1000:>10.1f}{p50 / base:>8.3f}")
 
 
 if __name__ == "__main__":
