@@ -36,7 +36,7 @@ def _text(content: schemas.Content | None, index: int) -> str:
     return "\n".join(texts)
 
 
-def _arguments(raw: str, where: str, max_depth: int) -> dict[str, Any]:
+def tool_arguments(raw: str, where: str, max_depth: int) -> dict[str, Any]:
     try:
         value = bodies.loads(raw, max_depth) if raw.strip() else {}
     except bodies.TooDeep as exc:
@@ -62,7 +62,7 @@ def messages(body: list[schemas.Message], max_depth: int) -> list[ChatMessage]:
                 ToolCallChunk(
                     call.id,
                     call.function.name,
-                    _arguments(
+                    tool_arguments(
                         call.function.arguments, f"messages.{index}.tool_calls.{n}", max_depth
                     ),
                 )

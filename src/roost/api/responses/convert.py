@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from roost.api import bodies, keepalive
+from roost.api import keepalive
+from roost.api.openai.convert import tool_arguments
 from roost.api.responses import schemas
 from roost.core.chat import (
     ChatMessage,
@@ -34,18 +34,6 @@ def _text(content: schemas.Content, where: str) -> str:
     return "\n".join(texts)
 
 
-def _arguments(raw: str, where: str, max_depth: int) -> dict[str, Any]:
-    try:
-        value = bodies.loads(raw, max_depth) if raw.strip() else {}
-    except bodies.TooDeep as exc:
-        raise InvalidRequest(f"{where}: arguments are {exc}", param=where) from None
-    except json.JSONDecodeError:
-        raise InvalidRequest(f"{where}: arguments are not valid JSON", param=where) from None
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"{where}: arguments must be a JSON object", param=where)
-    return value
-
-
 def messages(body: schemas.ResponseBody, max_depth: int) -> list[ChatMessage]:
     """The input items as chat messages: function calls join the assistant message before
     them (one message, several calls, as chat templates expect), reasoning is skipped."""
@@ -60,7 +48,7 @@ def messages(body: schemas.ResponseBody, max_depth: int) -> list[ChatMessage]:
             out.append(ChatMessage(role, _text(item.content, f"{where}.content")))
         elif isinstance(item, schemas.FunctionCallItem):
             call = ToolCallChunk(
-                item.call_id, item.name, _arguments(item.arguments, where, max_depth)
+                item.call_id, item.name, tool_arguments(item.arguments, where, max_depth)
             )
             names[item.call_id] = item.name
             last = out[-1] if out else None
